@@ -1,0 +1,192 @@
+/*
+ * model.h - the surrogate network: a float32 multilayer perceptron trained
+ * with OpenBLAS to memorise a table, its HDF5 model file and checkpoints.
+ *
+ * This library knows OpenBLAS and HDF5; it knows nothing of PDEs or HTTP.
+ * A model maps n_in real inputs, each with a closed range (its domain axis),
+ * to n_out real outputs.  Inputs are scaled to [-1, 1] from the axes and
+ * outputs from their ranges; callers always see user units.
+ */
+#ifndef TB_MODEL_H
+#define TB_MODEL_H
+
+#include "tb.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TB_MODEL_MAX_IN     8
+#define TB_MODEL_MAX_OUT    8
+#define TB_MODEL_MAX_HIDDEN 8
+#define TB_MODEL_NAME_MAX   32
+#define TB_MODEL_MAX_ATTRS  24
+
+enum tb_activation {
+    TB_ACT_TANH = 0,
+};
+
+/* One input of the domain: its name, closed range and grid node count. */
+typedef struct tb_model_input {
+    char name[TB_MODEL_NAME_MAX];
+    double lo;
+    double hi;
+    int n;
+} tb_model_input;
+
+/* The error report: measured error against the solver, per output. */
+typedef struct tb_report {
+    long n_grid;   /* grid nodes measured (0: not measured) */
+    long n_probes; /* off-grid probe points measured (0: not measured) */
+    double grid_max_abs[TB_MODEL_MAX_OUT];
+    double grid_max_rel[TB_MODEL_MAX_OUT]; /* max_abs / output range */
+    double grid_mean_abs[TB_MODEL_MAX_OUT];
+    double grid_rms[TB_MODEL_MAX_OUT];
+    double probe_max_abs[TB_MODEL_MAX_OUT];
+    double probe_max_rel[TB_MODEL_MAX_OUT];
+    double probe_mean_abs[TB_MODEL_MAX_OUT];
+    double probe_rms[TB_MODEL_MAX_OUT];
+} tb_report;
+
+/* One row of training history, written at each full-grid evaluation. */
+typedef struct tb_history {
+    long epoch;
+    double seconds;
+    double loss;    /* mean squared error in scaled units */
+    double max_rel; /* worst output's grid max error / its range */
+} tb_history;
+
+/* A free-form key/value attribute kept in the model file (problem name,
+ * solver settings, table path...): the model never interprets them. */
+typedef struct tb_attr {
+    char key[TB_MODEL_NAME_MAX];
+    char value[256];
+} tb_attr;
+
+typedef struct tb_model {
+    int n_in;
+    int n_out;
+    tb_model_input in[TB_MODEL_MAX_IN];
+    char out_name[TB_MODEL_MAX_OUT][TB_MODEL_NAME_MAX];
+    double out_lo[TB_MODEL_MAX_OUT]; /* output range, for scaling */
+    double out_hi[TB_MODEL_MAX_OUT];
+
+    int n_hidden;                    /* hidden layers */
+    int hidden[TB_MODEL_MAX_HIDDEN]; /* their widths */
+    int activation;                  /* enum tb_activation */
+    float *params;                   /* every weight and bias, layer by layer */
+    size_t n_params;
+
+    tb_report report;
+    tb_history *history;
+    size_t n_history;
+    tb_attr attrs[TB_MODEL_MAX_ATTRS];
+    int n_attrs;
+} tb_model;
+
+/*
+ * Build a model with freshly initialised weights (seeded, repeatable).
+ * in: n_in domain axes; out_name, out_lo, out_hi: n_out outputs and their
+ * ranges (lo == hi is allowed and treated as a unit range).  Returns 0 or a
+ * negative status; on failure m holds nothing to free.
+ */
+int tb_model_init(tb_model *m, int n_in, const tb_model_input *in, int n_out,
+                  const char *const *out_name, const double *out_lo,
+                  const double *out_hi, int n_hidden, const int *hidden,
+                  int activation, uint64_t seed, tb_error *err);
+
+/* Release what a model holds and zero it.  NULL and zeroed models are fine. */
+void tb_model_free(tb_model *m);
+
+/* The index of the input called name, or -1. */
+int tb_model_input_index(const tb_model *m, const char *name);
+
+/* The index of the output called name, or -1. */
+int tb_model_output_index(const tb_model *m, const char *name);
+
+/* Check that n points (rows of n_in values) are finite and inside the
+ * domain.  Returns 0, or TB_EDOMAIN / TB_EINVAL naming the point and input. */
+int tb_model_check_domain(const tb_model *m, const double *x, size_t n,
+                          tb_error *err);
+
+/*
+ * Evaluate the network at n points: x holds n rows of n_in values in user
+ * units, y receives n rows of n_out values.  No domain check (see
+ * tb_model_check_domain).  Re-entrant and thread-safe for a model nobody is
+ * changing.  Returns 0 or TB_ENOMEM.
+ */
+int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
+                     tb_error *err);
+
+/*
+ * Measure the model against reference values at n points: per output, the
+ * max, mean and RMS absolute error.  Any output array may be NULL.
+ */
+int tb_model_errors(const tb_model *m, const double *x, const double *y_ref,
+                    size_t n, double *max_abs, double *mean_abs, double *rms,
+                    tb_error *err);
+
+/* The attribute value for key, or NULL. */
+const char *tb_model_attr(const tb_model *m, const char *key);
+
+/* Set (or replace) an attribute.  Returns 0, TB_EINVAL or TB_ELIMIT. */
+int tb_model_set_attr(tb_model *m, const char *key, const char *value);
+
+/* Write a model file (HDF5): temporary name, fsync, rename into place. */
+int tb_model_save(const tb_model *m, const char *path, tb_error *err);
+
+/* Read and check a model file (magic, format version, shapes, finite
+ * weights).  Returns 0 or a negative status; on failure m holds nothing. */
+int tb_model_load(const char *path, tb_model *m, tb_error *err);
+
+/* The number of threads OpenBLAS may use in this process. */
+void tb_model_set_threads(int n);
+
+/* ------------------------------------------------------------------------
+ * Training: memorise every row of (x, y); no validation split.
+ * ------------------------------------------------------------------------ */
+
+typedef struct tb_train_progress {
+    long epoch;
+    long max_epochs;
+    double seconds;
+    double loss;    /* last epoch's mean squared error, scaled units */
+    double max_rel; /* last full-grid max error relative to range */
+    int worst;      /* output with the largest max_rel */
+    int evaluated;  /* 1 when max_rel was measured at this epoch */
+} tb_train_progress;
+
+typedef struct tb_train_opts {
+    int batch;                  /* mini-batch size (default 1024) */
+    double lr;                  /* peak learning rate (default 1e-3) */
+    double lr_min;              /* floor of the schedule (default lr / 100) */
+    long max_epochs;            /* default 2000 */
+    double time_limit;          /* seconds; 0 means none */
+    double target;              /* stop when every output's grid max error /
+                                   range is at most this; 0 means never */
+    int eval_every;             /* epochs between full-grid measurements (10) */
+    uint64_t seed;              /* batch order and initial weights (1) */
+    const char *checkpoint_dir; /* NULL: no checkpoints */
+    double checkpoint_every;    /* seconds between checkpoints (60) */
+    int keep;                   /* checkpoints kept (3) */
+    int resume;                 /* continue from the newest valid checkpoint */
+    volatile sig_atomic_t *stop; /* set non-zero to stop cleanly */
+    void (*progress)(const tb_train_progress *p, void *data);
+    void *progress_data;
+} tb_train_opts;
+
+/* Set every field to its default. */
+void tb_train_opts_default(tb_train_opts *o);
+
+/*
+ * Train m to memorise n rows: x holds n rows of n_in inputs, y n rows of
+ * n_out outputs, both in user units.  On return m holds the weights with
+ * the lowest grid max error seen, its history and the grid part of its
+ * report.  Returns why training stopped (TB_STOP_TARGET, TB_STOP_EPOCHS,
+ * TB_STOP_TIME, TB_INTERRUPTED) or a negative status.  last (may be NULL)
+ * receives the final progress record.
+ */
+int tb_train(tb_model *m, const double *x, const double *y, size_t n,
+             const tb_train_opts *o, tb_train_progress *last, tb_error *err);
+
+#endif
