@@ -33,6 +33,7 @@ static const struct status_row status_table[] = {
     {TB_EMETHOD, "TB_EMETHOD", "method not allowed", 405},
     {TB_EUNSUPPORTED, "TB_EUNSUPPORTED", "not supported", 400},
     {TB_EINTERNAL, "TB_EINTERNAL", "internal error", 500},
+    {TB_ENOTAVAIL, "TB_ENOTAVAIL", "not available for this model", 422},
 };
 
 static const struct status_row *status_find(int code)

@@ -41,6 +41,7 @@ enum tb_status {
     TB_EMETHOD = -8,      /* an HTTP method a route does not accept */
     TB_EUNSUPPORTED = -9, /* a valid request for something not offered */
     TB_EINTERNAL = -10,   /* a broken invariant: a bug in tabula */
+    TB_ENOTAVAIL = -11,   /* a valid request this model cannot serve */
 };
 
 /* The symbolic name of a status code, e.g. "TB_EDOMAIN"; never NULL. */

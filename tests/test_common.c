@@ -15,6 +15,7 @@ static void test_status_table(void)
     CHECK(tb_status_http(TB_EMETHOD) == 405, "TB_EMETHOD maps to 405");
     CHECK(tb_status_http(TB_ELIMIT) == 413, "TB_ELIMIT maps to 413");
     CHECK(tb_status_http(TB_EDOMAIN) == 422, "TB_EDOMAIN maps to 422");
+    CHECK(tb_status_http(TB_ENOTAVAIL) == 422, "TB_ENOTAVAIL maps to 422");
     CHECK(strcmp(tb_status_name(12345), "TB_UNKNOWN") == 0,
           "an unknown code has a name");
 }

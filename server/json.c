@@ -1,0 +1,245 @@
+/*
+ * json.c - the JSON the service writes: error bodies, output tensors, the
+ * error report and model metadata.  Every body is built with Jansson; a
+ * constructor that fails (out of memory, a non-finite number) makes the
+ * whole body fail, so no half-built document is ever sent.
+ */
+#include "server_int.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Record that memory ran out while building something.  Returns
+ * TB_ENOMEM. */
+int json_nomem(tb_error *err, const char *where)
+{
+    return tb_error_set(err, TB_ENOMEM, where,
+                        "out of memory while building %s", where);
+}
+
+/* A word for the JSON type of v, for error messages. */
+const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+/* The body of an error answer, {"error": "..."} in the Open Inference
+ * Protocol's shape; NULL when memory ran out.  The caller owns it. */
+json_t *json_error_body(const tb_error *err)
+{
+    const char *text = err->text[0] ? err->text : tb_status_message(err->code);
+    json_t *msg = json_string(text);
+    char ascii[sizeof(err->text)];
+    size_t i = 0;
+
+    /* A message quoting a path or a name cut short may not be valid UTF-8,
+     * which JSON strings must be: fall back to ASCII. */
+    if (!msg) {
+        for (; text[i] && i + 1 < sizeof(ascii); i++)
+            ascii[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+        ascii[i] = '\0';
+        msg = json_string(ascii);
+    }
+    return json_pack("{s:o}", "error", msg);
+}
+
+/* A number, or null when it is not finite (JSON has no NaN). */
+static json_t *number_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* An output tensor {"name","datatype":"FP64","shape":[n],"data":[...]} of
+ * v[0], v[stride], ...  NULL when memory ran out or a value is not finite.
+ * The caller owns it. */
+json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride)
+{
+    json_t *data = json_array();
+    int ok = data != NULL;
+
+    for (size_t i = 0; i < n && ok; i++)
+        ok = json_array_append_new(data, json_real(v[i * stride])) == 0;
+    if (!ok) {
+        json_decref(data);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:[I], s:o}", "name", name, "datatype", "FP64",
+                     "shape", (json_int_t)n, "data", data);
+}
+
+/* Set params[prefix + "." + output] = v when v is finite. */
+static int set_flat(json_t *params, const char *prefix, const char *output,
+                    double v)
+{
+    char key[128];
+
+    if (!isfinite(v))
+        return 0;
+    snprintf(key, sizeof(key), "%s.%s", prefix, output);
+    return json_object_set_new(params, key, json_real(v));
+}
+
+/* Add the model's error report to an infer answer's parameters as flat
+ * numeric keys ("max_abs_error.u", "probe_rms_error.u", ...).  Parts that
+ * were never measured are left out.  Returns 0 or -1 (out of memory). */
+int json_add_report(json_t *params, const tb_model *m)
+{
+    const tb_report *r = &m->report;
+    int rc = 0;
+
+    for (int j = 0; j < m->n_out; j++) {
+        const char *o = m->out_name[j];
+
+        if (r->n_grid > 0) {
+            rc |= set_flat(params, "max_abs_error", o, r->grid_max_abs[j]);
+            rc |= set_flat(params, "max_rel_error", o, r->grid_max_rel[j]);
+            rc |= set_flat(params, "mean_abs_error", o, r->grid_mean_abs[j]);
+            rc |= set_flat(params, "rms_error", o, r->grid_rms[j]);
+        }
+        if (r->n_probes > 0) {
+            rc |=
+                set_flat(params, "probe_max_abs_error", o, r->probe_max_abs[j]);
+            rc |=
+                set_flat(params, "probe_max_rel_error", o, r->probe_max_rel[j]);
+            rc |= set_flat(params, "probe_mean_abs_error", o,
+                           r->probe_mean_abs[j]);
+            rc |= set_flat(params, "probe_rms_error", o, r->probe_rms[j]);
+        }
+    }
+    return rc ? -1 : 0;
+}
+
+/* ---- model metadata ---------------------------------------------------- */
+
+/* [{"name","datatype":"FP64","shape":[-1]}, ...] for n names. */
+static json_t *tensor_specs(int n, const char *(*name)(const tb_model *, int),
+                            const tb_model *m)
+{
+    json_t *a = json_array();
+    int ok = a != NULL;
+
+    for (int i = 0; i < n && ok; i++)
+        ok = json_array_append_new(a, json_pack("{s:s, s:s, s:[i]}", "name",
+                                                name(m, i), "datatype", "FP64",
+                                                "shape", -1)) == 0;
+    if (!ok) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+static const char *input_name(const tb_model *m, int i)
+{
+    return m->in[i].name;
+}
+
+static const char *output_name(const tb_model *m, int i)
+{
+    return m->out_name[i];
+}
+
+/* {"alpha": {"lo","hi","n"}, ...}: the domain a request must stay in. */
+static json_t *domain(const tb_model *m)
+{
+    json_t *d = json_object();
+    int rc = d ? 0 : -1;
+
+    for (int i = 0; i < m->n_in && rc == 0; i++)
+        rc = json_object_set_new(d, m->in[i].name,
+                                 json_pack("{s:f, s:f, s:i}", "lo", m->in[i].lo,
+                                           "hi", m->in[i].hi, "n", m->in[i].n));
+    if (rc != 0) {
+        json_decref(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* One output's part of the error report. */
+static json_t *report_output(const tb_report *r, int j)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "grid_max_abs",
+                     number_or_null(r->grid_max_abs[j]), "grid_max_rel",
+                     number_or_null(r->grid_max_rel[j]), "grid_mean_abs",
+                     number_or_null(r->grid_mean_abs[j]), "grid_rms",
+                     number_or_null(r->grid_rms[j]), "probe_max_abs",
+                     number_or_null(r->probe_max_abs[j]), "probe_max_rel",
+                     number_or_null(r->probe_max_rel[j]), "probe_mean_abs",
+                     number_or_null(r->probe_mean_abs[j]), "probe_rms",
+                     number_or_null(r->probe_rms[j]));
+}
+
+/* {"n_grid","n_probes","outputs":{"u":{...}}}. */
+static json_t *report(const tb_model *m)
+{
+    json_t *outs = json_object();
+    int rc = outs ? 0 : -1;
+
+    for (int j = 0; j < m->n_out && rc == 0; j++)
+        rc = json_object_set_new(outs, m->out_name[j],
+                                 report_output(&m->report, j));
+    if (rc != 0) {
+        json_decref(outs);
+        return NULL;
+    }
+    return json_pack("{s:I, s:I, s:o}", "n_grid", (json_int_t)m->report.n_grid,
+                     "n_probes", (json_int_t)m->report.n_probes, "outputs",
+                     outs);
+}
+
+/* The model's attributes (but not the table's path, which names a file on
+ * the machine that trained it) and what a request may ask of it. */
+static json_t *parameters(const struct entry *e, const tb_server_opts *o)
+{
+    const tb_model *m = &e->model;
+    json_t *p = json_pack(
+        "{s:b, s:I, s:I}", "verify_available", e->problem != NULL, "max_batch",
+        (json_int_t)o->max_batch, "max_verify", (json_int_t)o->max_verify);
+    int rc = p ? 0 : -1;
+
+    for (int i = 0; i < m->n_attrs && rc == 0; i++)
+        if (strcmp(m->attrs[i].key, "table") != 0)
+            rc = json_object_set_new(p, m->attrs[i].key,
+                                     json_string(m->attrs[i].value));
+    if (rc == 0 && !e->problem)
+        rc = json_object_set_new(p, "verify_unavailable",
+                                 json_string(e->no_verify));
+    if (rc != 0) {
+        json_decref(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* The metadata answer for GET /v2/models/NAME.  Returns 0 with *out owned
+ * by the caller, or TB_ENOMEM. */
+int json_from_model(const struct entry *e, const tb_server_opts *o,
+                    json_t **out, tb_error *err)
+{
+    const tb_model *m = &e->model;
+
+    *out = json_pack("{s:s, s:[s], s:s, s:o, s:o, s:o, s:o, s:o}", "name",
+                     e->name, "versions", "1", "platform", "tabula-mlp",
+                     "inputs", tensor_specs(m->n_in, input_name, m), "outputs",
+                     tensor_specs(m->n_out, output_name, m), "parameters",
+                     parameters(e, o), "domain", domain(m), "error_report",
+                     report(m));
+    return *out ? 0 : json_nomem(err, "the model metadata");
+}
