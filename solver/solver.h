@@ -81,6 +81,7 @@ int tb_axis_check(const tb_problem *p, int k, const tb_axis *a, tb_error *err);
 /*
  * Solve for one parameter tuple (n_params values) and give the outputs at
  * every node of the coordinate grid spanned by coords (n_coords axes).
+ * Here and below, o may be NULL for the problem's default settings.
  * out holds n_outputs * C doubles, C the product of the coordinate node
  * counts, laid out [output][node], nodes row-major with the last axis
  * fastest.  Returns 0, or a negative status with the parameter tuple and
@@ -134,8 +135,8 @@ typedef void (*tb_progress_fn)(size_t done, size_t total, void *data);
  * defaults); jobs threads share the parameter tuples (jobs <= 0: one per
  * online core).  Failed solves are logged with their parameter tuple and
  * reason, marked in status and counted in n_failed; the call still returns
- * 0 then, or TB_PARTIAL if any failed.  t is filled and owned by the caller
- * (tb_table_free).
+ * 0 then, or TB_PARTIAL if any failed, and err then holds the first failed
+ * solve's message.  t is filled and owned by the caller (tb_table_free).
  */
 int tb_tabulate(const tb_problem *p, const tb_solver_opts *o,
                 const tb_axis *axes, int jobs, tb_progress_fn progress,
