@@ -159,15 +159,17 @@ typedef struct tb_train_progress {
 typedef struct tb_train_opts {
     int batch;                  /* mini-batch size (default 1024) */
     double lr;                  /* peak learning rate (default 1e-3) */
-    double lr_min;              /* floor of the schedule (default lr / 100) */
+    double lr_min;              /* floor of the schedule (0: lr / 100) */
     long max_epochs;            /* default 2000 */
     double time_limit;          /* seconds; 0 means none */
     double target;              /* stop when every output's grid max error /
                                    range is at most this; 0 means never */
     int eval_every;             /* epochs between full-grid measurements (10) */
-    uint64_t seed;              /* batch order and initial weights (1) */
+    uint64_t seed;              /* batch order (1); the initial weights
+                                   come from tb_model_init's seed */
     const char *checkpoint_dir; /* NULL: no checkpoints */
-    double checkpoint_every;    /* seconds between checkpoints (60) */
+    double checkpoint_every;    /* seconds between checkpoints (60);
+                                   0: after every epoch */
     int keep;                   /* checkpoints kept (3) */
     int resume;                 /* continue from the newest valid checkpoint */
     volatile sig_atomic_t *stop; /* set non-zero to stop cleanly */
@@ -185,6 +187,16 @@ void tb_train_opts_default(tb_train_opts *o);
  * report.  Returns why training stopped (TB_STOP_TARGET, TB_STOP_EPOCHS,
  * TB_STOP_TIME, TB_INTERRUPTED) or a negative status.  last (may be NULL)
  * receives the final progress record.
+ *
+ * Adam (bias-corrected) on the mean squared error in scaled units; the rate
+ * warms up over 100 steps, then follows a cosine from lr down to lr_min at
+ * max_epochs.  History rows (loss: the grid's mean squared error) are taken
+ * every eval_every epochs and at the end.  time_limit counts this call
+ * only.  A fresh run starts from m's weights and replaces its history; a
+ * resumed one continues the checkpoint's run exactly when the options are
+ * unchanged.  Checkpoints from another table, network or options (batch,
+ * lr, lr_min, seed, eval_every) are refused with a warning.  OpenBLAS uses
+ * one thread here unless tb_model_set_threads said otherwise.
  */
 int tb_train(tb_model *m, const double *x, const double *y, size_t n,
              const tb_train_opts *o, tb_train_progress *last, tb_error *err);

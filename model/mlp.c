@@ -1,0 +1,294 @@
+/*
+ * mlp.c - the multilayer perceptron itself: where each parameter lives, the
+ * seeded initialisation, and the batched forward and backward passes.  All
+ * matrix work goes through cblas_sgemm; the only loops of our own are the
+ * element-wise passes that add biases and apply or differentiate tanh.
+ */
+#include "model_int.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <string.h>
+
+/* On x86-64, build the hottest loop twice, for AVX2 and for the baseline,
+ * and pick one at load time.  Neither copy uses FMA, so both give the same
+ * bits. */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef VECTOR_CLONES
+#define VECTOR_CLONES
+#endif
+
+/* ------------------------------------------------------------------------
+ * Layout
+ * ------------------------------------------------------------------------ */
+
+int tbm_layout_init(tbm_layout *L, int n_in, int n_out, int n_hidden,
+                    const int *hidden, tb_error *err)
+{
+    size_t off = 0;
+
+    if (n_hidden < 1 || n_hidden > TB_MODEL_MAX_HIDDEN || !hidden)
+        return tb_error_set(err, TB_EINVAL, "hidden",
+                            "%d hidden layers; expected 1 to %d", n_hidden,
+                            TB_MODEL_MAX_HIDDEN);
+    for (int l = 0; l < n_hidden; l++)
+        if (hidden[l] < 1 || hidden[l] > TBM_MAX_WIDTH)
+            return tb_error_set(err, TB_EINVAL, "hidden",
+                                "hidden layer %d has width %d; expected 1 "
+                                "to %d",
+                                l + 1, hidden[l], TBM_MAX_WIDTH);
+
+    memset(L, 0, sizeof(*L));
+    L->n_layers = n_hidden + 1;
+    L->width[0] = n_in;
+    memcpy(&L->width[1], hidden, (size_t)n_hidden * sizeof(int));
+    L->width[L->n_layers] = n_out;
+
+    for (int l = 0; l < L->n_layers; l++) {
+        L->w_off[l] = off;
+        off += (size_t)L->width[l + 1] * (size_t)L->width[l];
+        L->b_off[l] = off;
+        off += (size_t)L->width[l + 1];
+    }
+    for (int l = 0; l <= L->n_layers; l++)
+        if (L->width[l] > L->max_width)
+            L->max_width = L->width[l];
+    L->n_params = off;
+    return TB_OK;
+}
+
+/* The layout of a model whose shape was checked when it was built. */
+void tbm_layout_of(const tb_model *m, tbm_layout *L)
+{
+    int rc =
+        tbm_layout_init(L, m->n_in, m->n_out, m->n_hidden, m->hidden, NULL);
+
+    assert(rc == TB_OK && L->n_params == m->n_params);
+    (void)rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Random numbers and hashing
+ * ------------------------------------------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Seed the four words of state from splitmix64(seed). */
+void tbm_rng_seed(tbm_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: the next 64 bits. */
+uint64_t tbm_rng_next(tbm_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t out = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return out;
+}
+
+/* The top 24 bits as a float in [0, 1). */
+float tbm_rng_float(tbm_rng *r)
+{
+    return (float)(tbm_rng_next(r) >> 40) * (1.0f / 16777216.0f);
+}
+
+/* A uniform integer in [0, n), by rejection so that every value is equally
+ * likely. */
+static uint64_t rng_below(tbm_rng *r, uint64_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t v;
+
+    do
+        v = tbm_rng_next(r);
+    while (v >= limit);
+    return v % n;
+}
+
+/* Fisher-Yates, from the last element down. */
+void tbm_shuffle(tbm_rng *r, size_t *idx, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rng_below(r, i);
+        size_t t = idx[i - 1];
+
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* FNV-1a 64, one byte at a time. */
+uint64_t tbm_fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------------------
+ * Initialisation
+ * ------------------------------------------------------------------------ */
+
+void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed)
+{
+    tbm_rng r;
+
+    tbm_rng_seed(&r, seed);
+    for (int l = 0; l < L->n_layers; l++) {
+        size_t fan_in = (size_t)L->width[l], fan_out = (size_t)L->width[l + 1];
+        float a = sqrtf(6.0f / (float)(fan_in + fan_out));
+        float *w = p + L->w_off[l];
+
+        /* Glorot uniform: U(-a, a) keeps activations' variance steady. */
+        for (size_t i = 0; i < fan_in * fan_out; i++)
+            w[i] = a * (2.0f * tbm_rng_float(&r) - 1.0f);
+        memset(p + L->b_off[l], 0, fan_out * sizeof(float));
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Forward pass
+ * ------------------------------------------------------------------------ */
+
+/* z = tanh(z + b) over rows x w, in one pass. */
+VECTOR_CLONES static void bias_tanh(float *restrict z, const float *restrict b,
+                                    int rows, int w)
+{
+    for (int r = 0; r < rows; r++) {
+        float *zr = z + (size_t)r * (size_t)w;
+
+        for (int j = 0; j < w; j++)
+            zr[j] = tbm_tanh(zr[j] + b[j]);
+    }
+}
+
+/* z = z + b over rows x w. */
+static void bias_add(float *restrict z, const float *restrict b, int rows,
+                     int w)
+{
+    for (int r = 0; r < rows; r++) {
+        float *zr = z + (size_t)r * (size_t)w;
+
+        for (int j = 0; j < w; j++)
+            zr[j] += b[j];
+    }
+}
+
+/* Layer by layer: one sgemm (sgemv for a single row), then bias and
+ * activation in one pass. */
+void tbm_forward(const tbm_layout *L, const float *p, int rows,
+                 float *const *act)
+{
+    for (int l = 0; l < L->n_layers; l++) {
+        int in = L->width[l], out = L->width[l + 1];
+
+        /* act[l + 1] = act[l] W^T, rows x out. */
+        if (rows == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f,
+                        p + L->w_off[l], in, act[l], 1, 0.0f, act[l + 1], 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in,
+                        1.0f, act[l], in, p + L->w_off[l], in, 0.0f, act[l + 1],
+                        out);
+        if (l + 1 < L->n_layers)
+            bias_tanh(act[l + 1], p + L->b_off[l], rows, out);
+        else
+            bias_add(act[l + 1], p + L->b_off[l], rows, out);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Backward pass
+ * ------------------------------------------------------------------------ */
+
+/* gb = the column sums of d (rows x w). */
+static void column_sums(const float *restrict d, int rows, int w,
+                        float *restrict gb)
+{
+    memset(gb, 0, (size_t)w * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        const float *dr = d + (size_t)r * (size_t)w;
+
+        for (int j = 0; j < w; j++)
+            gb[j] += dr[j];
+    }
+}
+
+/* d *= 1 - h^2, tanh's derivative from its output h, and gb = the column
+ * sums of the result, in one pass. */
+static void tanh_back(float *restrict d, const float *restrict h, int rows,
+                      int w, float *restrict gb)
+{
+    memset(gb, 0, (size_t)w * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        float *dr = d + (size_t)r * (size_t)w;
+        const float *hr = h + (size_t)r * (size_t)w;
+
+        for (int j = 0; j < w; j++) {
+            dr[j] *= 1.0f - hr[j] * hr[j];
+            gb[j] += dr[j];
+        }
+    }
+}
+
+/* From the last layer down: dW by sgemm, db in the pass that forms each
+ * delta, and the next delta by sgemm and tanh's derivative. */
+void tbm_backward(const tbm_layout *L, const float *p, int rows,
+                  float *const *act, float *delta, float *tmp, float *grad)
+{
+    int last = L->n_layers - 1;
+
+    column_sums(delta, rows, L->width[last + 1], grad + L->b_off[last]);
+
+    for (int l = last; l >= 0; l--) {
+        int in = L->width[l], out = L->width[l + 1];
+        float *t;
+
+        /* dW = delta^T act[l]: out x in. */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows,
+                    1.0f, delta, out, act[l], in, 0.0f, grad + L->w_off[l], in);
+        if (l == 0)
+            break;
+
+        /* The gradient reaching layer l's outputs: delta W, rows x in. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
+                    1.0f, delta, out, p + L->w_off[l], in, 0.0f, tmp, in);
+        tanh_back(tmp, act[l], rows, in, grad + L->b_off[l - 1]);
+
+        t = delta;
+        delta = tmp;
+        tmp = t;
+    }
+}

@@ -1,0 +1,436 @@
+/*
+ * model.c - building a model, scaling, prediction, error measurement,
+ * attributes and the OpenBLAS thread setting.
+ */
+#include "model_int.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prediction works through the points in chunks of this many rows, so its
+ * memory stays bounded however many points are asked for. */
+#define PREDICT_CHUNK 1024
+
+/* Scratch floats kept on the stack; a call that fits uses no heap. */
+#define PREDICT_STACK 4096
+
+/* Floats of heap scratch a call may take (4 MiB): wide networks get
+ * shorter chunks. */
+#define PREDICT_HEAP (1u << 20)
+
+/* ------------------------------------------------------------------------
+ * Building and releasing
+ * ------------------------------------------------------------------------ */
+
+/* A name is non-empty and leaves room for its terminating zero. */
+static int name_ok(const char *s)
+{
+    return s && s[0] && strnlen(s, TB_MODEL_NAME_MAX) < TB_MODEL_NAME_MAX;
+}
+
+static int check_inputs(int n_in, const tb_model_input *in, tb_error *err)
+{
+    if (n_in < 1 || n_in > TB_MODEL_MAX_IN || !in)
+        return tb_error_set(err, TB_EINVAL, "n_in",
+                            "%d inputs; expected 1 to %d", n_in,
+                            TB_MODEL_MAX_IN);
+    for (int i = 0; i < n_in; i++) {
+        if (!name_ok(in[i].name))
+            return tb_error_set(err, TB_EINVAL, "inputs",
+                                "input %d has an empty or over-long name", i);
+        if (!isfinite(in[i].lo) || !isfinite(in[i].hi) || in[i].lo >= in[i].hi)
+            return tb_error_set(err, TB_EINVAL, in[i].name,
+                                "range [%g, %g]; expected finite lo < hi",
+                                in[i].lo, in[i].hi);
+        if (in[i].n < 1)
+            return tb_error_set(err, TB_EINVAL, in[i].name,
+                                "%d grid nodes; expected at least 1", in[i].n);
+        for (int j = 0; j < i; j++)
+            if (strcmp(in[i].name, in[j].name) == 0)
+                return tb_error_set(err, TB_EINVAL, in[i].name,
+                                    "two inputs are called '%s'", in[i].name);
+    }
+    return TB_OK;
+}
+
+static int check_outputs(int n_out, const char *const *name, const double *lo,
+                         const double *hi, tb_error *err)
+{
+    if (n_out < 1 || n_out > TB_MODEL_MAX_OUT || !name || !lo || !hi)
+        return tb_error_set(err, TB_EINVAL, "n_out",
+                            "%d outputs; expected 1 to %d", n_out,
+                            TB_MODEL_MAX_OUT);
+    for (int k = 0; k < n_out; k++) {
+        if (!name_ok(name[k]))
+            return tb_error_set(err, TB_EINVAL, "outputs",
+                                "output %d has an empty or over-long name", k);
+        if (!isfinite(lo[k]) || !isfinite(hi[k]) || lo[k] > hi[k])
+            return tb_error_set(err, TB_EINVAL, name[k],
+                                "output range [%g, %g]; expected finite "
+                                "lo <= hi",
+                                lo[k], hi[k]);
+        for (int j = 0; j < k; j++)
+            if (strcmp(name[k], name[j]) == 0)
+                return tb_error_set(err, TB_EINVAL, name[k],
+                                    "two outputs are called '%s'", name[k]);
+    }
+    return TB_OK;
+}
+
+/* Validate the shape, allocate the weights (owned by m) and initialise
+ * them from seed. */
+int tb_model_init(tb_model *m, int n_in, const tb_model_input *in, int n_out,
+                  const char *const *out_name, const double *out_lo,
+                  const double *out_hi, int n_hidden, const int *hidden,
+                  int activation, uint64_t seed, tb_error *err)
+{
+    tbm_layout L;
+    int rc;
+
+    if (!m)
+        return tb_error_set(err, TB_EINVAL, "model", "no model given");
+    memset(m, 0, sizeof(*m));
+    if ((rc = check_inputs(n_in, in, err)) ||
+        (rc = check_outputs(n_out, out_name, out_lo, out_hi, err)) ||
+        (rc = tbm_layout_init(&L, n_in, n_out, n_hidden, hidden, err)))
+        return rc;
+    if (activation != TB_ACT_TANH)
+        return tb_error_set(err, TB_EINVAL, "activation",
+                            "activation %d; expected %d (tanh)", activation,
+                            TB_ACT_TANH);
+
+    m->params = malloc(L.n_params * sizeof(float));
+    if (!m->params)
+        return tb_error_set(err, TB_ENOMEM, "params",
+                            "cannot allocate %zu weights", L.n_params);
+    m->n_params = L.n_params;
+    tbm_init_params(&L, m->params, seed);
+
+    m->n_in = n_in;
+    m->n_out = n_out;
+    memcpy(m->in, in, (size_t)n_in * sizeof(*in));
+    for (int k = 0; k < n_out; k++) {
+        snprintf(m->out_name[k], TB_MODEL_NAME_MAX, "%s", out_name[k]);
+        m->out_lo[k] = out_lo[k];
+        m->out_hi[k] = out_hi[k];
+    }
+    m->n_hidden = n_hidden;
+    memcpy(m->hidden, hidden, (size_t)n_hidden * sizeof(int));
+    m->activation = activation;
+    return TB_OK;
+}
+
+/* Free the weights and history; m is zeroed. */
+void tb_model_free(tb_model *m)
+{
+    if (!m)
+        return;
+    free(m->params);
+    free(m->history);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Linear search by name: models have at most a few inputs. */
+int tb_model_input_index(const tb_model *m, const char *name)
+{
+    for (int i = 0; m && name && i < m->n_in; i++)
+        if (strcmp(m->in[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Linear search by name. */
+int tb_model_output_index(const tb_model *m, const char *name)
+{
+    for (int k = 0; m && name && k < m->n_out; k++)
+        if (strcmp(m->out_name[k], name) == 0)
+            return k;
+    return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Scaling
+ * ------------------------------------------------------------------------ */
+
+void tbm_scale_init(const tb_model *m, tbm_scale *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < m->n_in; i++) {
+        s->in_mid[i] = 0.5 * (m->in[i].lo + m->in[i].hi);
+        s->in_scale[i] = 2.0 / (m->in[i].hi - m->in[i].lo);
+    }
+    for (int k = 0; k < m->n_out; k++) {
+        double range = m->out_hi[k] - m->out_lo[k];
+
+        s->out_range[k] = range > 0 ? range : 1.0;
+        s->out_mid[k] = 0.5 * (m->out_lo[k] + m->out_hi[k]);
+        s->out_half[k] = 0.5 * s->out_range[k];
+    }
+}
+
+/* x_s = (x - mid) * 2 / (hi - lo), rounded to float. */
+void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
+                      size_t rows, float *xs)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int i = 0; i < n_in; i++) {
+            size_t o = r * (size_t)n_in + (size_t)i;
+
+            xs[o] = (float)((x[o] - s->in_mid[i]) * s->in_scale[i]);
+        }
+}
+
+/* y_s = (y - mid) / half range, rounded to float. */
+void tbm_scale_outputs(const tbm_scale *s, int n_out, const double *y,
+                       size_t rows, float *ys)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < n_out; k++) {
+            size_t o = r * (size_t)n_out + (size_t)k;
+
+            ys[o] = (float)((y[o] - s->out_mid[k]) / s->out_half[k]);
+        }
+}
+
+/* ------------------------------------------------------------------------
+ * Domain and prediction
+ * ------------------------------------------------------------------------ */
+
+int tb_model_check_domain(const tb_model *m, const double *x, size_t n,
+                          tb_error *err)
+{
+    if (!m || (!x && n > 0))
+        return tb_error_set(err, TB_EINVAL, "points", "no model or points");
+
+    for (size_t p = 0; p < n; p++)
+        for (int i = 0; i < m->n_in; i++) {
+            double v = x[p * (size_t)m->n_in + (size_t)i];
+            const tb_model_input *in = &m->in[i];
+
+            if (!isfinite(v))
+                return tb_error_set(err, TB_EINVAL, in->name,
+                                    "point %zu: %s is %g; expected a finite "
+                                    "number",
+                                    p, in->name, v);
+            if (v < in->lo || v > in->hi)
+                return tb_error_set(err, TB_EDOMAIN, in->name,
+                                    "point %zu: %s = %.17g is outside the "
+                                    "model's domain [%.17g, %.17g]",
+                                    p, in->name, v, in->lo, in->hi);
+        }
+    return TB_OK;
+}
+
+/* Scratch floats one row needs: inputs, two ping-pong layer buffers,
+ * outputs. */
+static size_t row_floats(const tbm_layout *L)
+{
+    return (size_t)L->width[0] + 2 * (size_t)L->max_width +
+           (size_t)L->width[L->n_layers];
+}
+
+/* Rows per chunk for n points: all of them when they fit on the stack,
+ * else as many as PREDICT_CHUNK and PREDICT_HEAP allow. */
+static size_t chunk_rows(const tbm_layout *L, size_t n)
+{
+    size_t per_row = row_floats(L), rows;
+
+    if (n <= PREDICT_STACK / per_row)
+        return n;
+    rows = PREDICT_HEAP / per_row;
+    rows = rows < PREDICT_CHUNK ? rows : PREDICT_CHUNK;
+    rows = rows > 0 ? rows : 1;
+    return rows < n ? rows : n;
+}
+
+/* Run rows points through the network: x in user units to y in user
+ * units, with scratch of rows * row_floats(L). */
+static void predict_chunk(const tb_model *m, const tbm_layout *L,
+                          const tbm_scale *s, const double *x, size_t rows,
+                          double *y, float *scratch)
+{
+    float *act[TBM_MAX_LAYERS + 1];
+    float *a = scratch + rows * (size_t)m->n_in;
+    float *b = a + rows * (size_t)L->max_width;
+    float *out = b + rows * (size_t)L->max_width;
+
+    act[0] = scratch;
+    for (int l = 1; l < L->n_layers; l++)
+        act[l] = (l % 2) ? a : b;
+    act[L->n_layers] = out;
+
+    tbm_scale_inputs(s, m->n_in, x, rows, act[0]);
+    tbm_forward(L, m->params, (int)rows, act);
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < m->n_out; k++) {
+            size_t o = r * (size_t)m->n_out + (size_t)k;
+
+            y[o] = s->out_mid[k] + s->out_half[k] * (double)out[o];
+        }
+}
+
+/* Predict in chunks, with scratch on the stack when it fits. */
+int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
+                     tb_error *err)
+{
+    float stack[PREDICT_STACK];
+    float *scratch = stack;
+    size_t rows;
+    tbm_layout L;
+    tbm_scale s;
+
+    if (!m || !m->params || ((!x || !y) && n > 0))
+        return tb_error_set(err, TB_EINVAL, "predict",
+                            "no model, weights or points");
+    if (n == 0)
+        return TB_OK;
+    tbm_layout_of(m, &L);
+    tbm_scale_init(m, &s);
+
+    /* Small calls run on the stack; larger ones take one heap chunk. */
+    rows = chunk_rows(&L, n);
+    if (rows * row_floats(&L) > PREDICT_STACK) {
+        scratch = malloc(rows * row_floats(&L) * sizeof(float));
+        if (!scratch)
+            return tb_error_set(err, TB_ENOMEM, "predict",
+                                "cannot allocate scratch for %zu rows", rows);
+    }
+
+    for (size_t p = 0; p < n; p += rows) {
+        size_t k = n - p < rows ? n - p : rows;
+
+        predict_chunk(m, &L, &s, x + p * (size_t)m->n_in, k,
+                      y + p * (size_t)m->n_out, scratch);
+    }
+    if (scratch != stack)
+        free(scratch);
+    return TB_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Error measurement
+ * ------------------------------------------------------------------------ */
+
+/* Sums of one batch of errors into per-output max, sum and sum of squares. */
+static void add_errors(int n_out, const double *y, const double *y_ref,
+                       size_t rows, double *mx, double *sum, double *sq)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (int k = 0; k < n_out; k++) {
+            size_t o = r * (size_t)n_out + (size_t)k;
+            double e = fabs(y[o] - y_ref[o]);
+
+            /* A NaN prediction must count as the worst error, not vanish. */
+            if (!(e <= mx[k]))
+                mx[k] = isnan(e) ? INFINITY : e;
+            sum[k] += e;
+            sq[k] += e * e;
+        }
+}
+
+/* Predict in chunks and accumulate per-output max, mean and RMS. */
+int tb_model_errors(const tb_model *m, const double *x, const double *y_ref,
+                    size_t n, double *max_abs, double *mean_abs, double *rms,
+                    tb_error *err)
+{
+    double mx[TB_MODEL_MAX_OUT] = {0}, sum[TB_MODEL_MAX_OUT] = {0};
+    double sq[TB_MODEL_MAX_OUT] = {0};
+    double *y;
+    int rc = TB_OK;
+
+    if (!m || !m->params || ((!x || !y_ref) && n > 0))
+        return tb_error_set(err, TB_EINVAL, "errors",
+                            "no model, points or reference values");
+    y = malloc((size_t)PREDICT_CHUNK * (size_t)m->n_out * sizeof(double));
+    if (!y)
+        return tb_error_set(err, TB_ENOMEM, "errors", "cannot allocate");
+
+    for (size_t p = 0; p < n && rc == TB_OK; p += PREDICT_CHUNK) {
+        size_t k = n - p < PREDICT_CHUNK ? n - p : PREDICT_CHUNK;
+
+        rc = tb_model_predict(m, x + p * (size_t)m->n_in, k, y, err);
+        if (rc == TB_OK)
+            add_errors(m->n_out, y, y_ref + p * (size_t)m->n_out, k, mx, sum,
+                       sq);
+    }
+    free(y);
+
+    for (int k = 0; k < m->n_out && rc == TB_OK; k++) {
+        if (max_abs)
+            max_abs[k] = mx[k];
+        if (mean_abs)
+            mean_abs[k] = n ? sum[k] / (double)n : 0.0;
+        if (rms)
+            rms[k] = n ? sqrt(sq[k] / (double)n) : 0.0;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Attributes
+ * ------------------------------------------------------------------------ */
+
+const char *tb_model_attr(const tb_model *m, const char *key)
+{
+    for (int i = 0; m && key && i < m->n_attrs; i++)
+        if (strcmp(m->attrs[i].key, key) == 0)
+            return m->attrs[i].value;
+    return NULL;
+}
+
+/* Keys become HDF5 attribute names: letters, digits, '_', '-' and '.'. */
+static int key_ok(const char *key)
+{
+    if (!name_ok(key) || key[0] == '.')
+        return 0;
+    for (const char *c = key; *c; c++)
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+            !(*c >= '0' && *c <= '9') && !strchr("_-.", *c))
+            return 0;
+    return 1;
+}
+
+/* Replace the value of an existing key, or add the key. */
+int tb_model_set_attr(tb_model *m, const char *key, const char *value)
+{
+    tb_attr *a = NULL;
+
+    if (!m || !key_ok(key) || !value ||
+        strlen(value) >= sizeof(m->attrs[0].value))
+        return TB_EINVAL;
+
+    for (int i = 0; i < m->n_attrs && !a; i++)
+        if (strcmp(m->attrs[i].key, key) == 0)
+            a = &m->attrs[i];
+    if (!a) {
+        if (m->n_attrs >= TB_MODEL_MAX_ATTRS)
+            return TB_ELIMIT;
+        a = &m->attrs[m->n_attrs++];
+        snprintf(a->key, sizeof(a->key), "%s", key);
+    }
+    snprintf(a->value, sizeof(a->value), "%s", value);
+    return TB_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Threads
+ * ------------------------------------------------------------------------ */
+
+static int threads_requested;
+
+/* Remember n for training and pass it to OpenBLAS now. */
+void tb_model_set_threads(int n)
+{
+    if (n < 1)
+        n = 1;
+    __atomic_store_n(&threads_requested, n, __ATOMIC_RELAXED);
+    openblas_set_num_threads(n);
+}
+
+/* What tb_model_set_threads asked for, or 0. */
+int tbm_threads_requested(void)
+{
+    return __atomic_load_n(&threads_requested, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,311 @@
+/*
+ * model_int.h - model/'s internals, shared by its files and its tests: the
+ * parameter layout, the batched forward and backward passes, scaling, the
+ * random generator, hashing, the training state and its checkpoints, and
+ * small HDF5 helpers.  Nothing here is part of the public contract.
+ */
+#ifndef TB_MODEL_INT_H
+#define TB_MODEL_INT_H
+
+#include "model.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
+
+#define TBM_MAX_LAYERS (TB_MODEL_MAX_HIDDEN + 1)
+#define TBM_MAX_WIDTH  4096 /* widest hidden layer accepted */
+
+/* ------------------------------------------------------------------------
+ * Layout and passes (mlp.c)
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Where each layer lives in params.  Layer l maps width[l] values to
+ * width[l + 1]; its weights W are width[l + 1] rows of width[l] values
+ * (row-major), followed by width[l + 1] biases.
+ */
+typedef struct tbm_layout {
+    int n_layers;                  /* hidden layers + the output layer */
+    int width[TBM_MAX_LAYERS + 1]; /* width[0] = n_in, last = n_out */
+    size_t w_off[TBM_MAX_LAYERS];
+    size_t b_off[TBM_MAX_LAYERS];
+    int max_width; /* widest of all layers, inputs and outputs included */
+    size_t n_params;
+} tbm_layout;
+
+/* Fill L for the given shape.  Returns 0 or TB_EINVAL naming what is out of
+ * range (layer counts, widths). */
+int tbm_layout_init(tbm_layout *L, int n_in, int n_out, int n_hidden,
+                    const int *hidden, tb_error *err);
+
+/* The layout of an initialised model (its shape was checked already). */
+void tbm_layout_of(const tb_model *m, tbm_layout *L);
+
+/*
+ * The forward pass over rows points.  act[0] holds rows x width[0] scaled
+ * inputs; act[l] receives rows x width[l] outputs of layer l (tanh for
+ * hidden layers, linear for the last).  act[l] and act[l - 1] must not
+ * overlap; act[l] and act[l - 2] may (prediction reuses two buffers).
+ */
+void tbm_forward(const tbm_layout *L, const float *p, int rows,
+                 float *const *act);
+
+/*
+ * The backward pass for a loss whose gradient with respect to the outputs
+ * is in delta (rows x n_out).  act holds the activations of the forward
+ * pass.  delta and tmp are scratch of rows x max_width each and are
+ * overwritten; grad receives the gradient of every parameter.
+ */
+void tbm_backward(const tbm_layout *L, const float *p, int rows,
+                  float *const *act, float *delta, float *tmp, float *grad);
+
+/* Glorot-uniform weights and zero biases from a generator seeded by seed. */
+void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed);
+
+/*
+ * tanh in float, branch-free so that loops over it vectorise: tanh(x) =
+ * expm1(2x) / (expm1(2x) + 2) with expm1 from a range reduction by powers
+ * of two and a degree-8 series.  Absolute error below 2e-7.
+ */
+static inline float tbm_tanh(float x)
+{
+    const float log2e = 1.44269504f, ln2_hi = 0.693145751953125f;
+    const float ln2_lo = 1.428606765330187e-06f, shifter = 12582912.0f;
+    float t, kf, r, q, scale, em1;
+    union {
+        float f;
+        int32_t i;
+    } u;
+
+    x = x > 9.0f ? 9.0f : (x < -9.0f ? -9.0f : x);
+    t = 2.0f * x;
+
+    /* t = k ln2 + r with |r| <= ln2 / 2, k rounded to nearest. */
+    kf = (t * log2e + shifter) - shifter;
+    r = (t - kf * ln2_hi) - kf * ln2_lo;
+
+    /* expm1(r) by its series, then expm1(t) = 2^k expm1(r) + 2^k - 1. */
+    q = r * (1.0f / 40320.0f) + (1.0f / 5040.0f);
+    q = q * r + (1.0f / 720.0f);
+    q = q * r + (1.0f / 120.0f);
+    q = q * r + (1.0f / 24.0f);
+    q = q * r + (1.0f / 6.0f);
+    q = q * r + 0.5f;
+    q = q * r + 1.0f;
+    q = q * r;
+    u.i = ((int32_t)kf + 127) << 23;
+    scale = u.f;
+    em1 = scale * q + (scale - 1.0f);
+    return em1 / (em1 + 2.0f);
+}
+
+/* ------------------------------------------------------------------------
+ * Scaling (model.c)
+ * ------------------------------------------------------------------------ */
+
+/* Affine maps between user units and the network's scaled units. */
+typedef struct tbm_scale {
+    double in_mid[TB_MODEL_MAX_IN];     /* x_s = (x - mid) * scale */
+    double in_scale[TB_MODEL_MAX_IN];   /* 2 / (hi - lo) */
+    double out_mid[TB_MODEL_MAX_OUT];   /* y = mid + half * y_s */
+    double out_half[TB_MODEL_MAX_OUT];  /* range / 2 (a zero range: 1/2) */
+    double out_range[TB_MODEL_MAX_OUT]; /* hi - lo, a zero range as 1 */
+} tbm_scale;
+
+/* The scaling of m's inputs and outputs. */
+void tbm_scale_init(const tb_model *m, tbm_scale *s);
+
+/* Scale rows points of x (user units) into xs (float, scaled units). */
+void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
+                      size_t rows, float *xs);
+
+/* Scale rows points of y (user units) into ys (float, scaled units). */
+void tbm_scale_outputs(const tbm_scale *s, int n_out, const double *y,
+                       size_t rows, float *ys);
+
+/* ------------------------------------------------------------------------
+ * Random numbers and hashing (mlp.c)
+ * ------------------------------------------------------------------------ */
+
+/* xoshiro256** seeded through splitmix64: small, fast, repeatable. */
+typedef struct tbm_rng {
+    uint64_t s[4];
+} tbm_rng;
+
+/* Seed r from one 64-bit number. */
+void tbm_rng_seed(tbm_rng *r, uint64_t seed);
+
+/* The next 64 random bits. */
+uint64_t tbm_rng_next(tbm_rng *r);
+
+/* A uniform float in [0, 1). */
+float tbm_rng_float(tbm_rng *r);
+
+/* Put idx[0..n) in a random order (Fisher-Yates). */
+void tbm_shuffle(tbm_rng *r, size_t *idx, size_t n);
+
+#define TBM_FNV_INIT 0xcbf29ce484222325ull
+
+/* FNV-1a 64 of n bytes at p, continuing from h. */
+uint64_t tbm_fnv(uint64_t h, const void *p, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Training state and checkpoints (checkpoint.c)
+ * ------------------------------------------------------------------------ */
+
+enum { TBM_MAX_ABS, TBM_MAX_REL, TBM_MEAN_ABS, TBM_RMS, TBM_N_STATS };
+
+/* Everything needed to continue a training run as if it never stopped. */
+typedef struct tbm_state {
+    size_t n_params;
+    int n_out;
+    float *params; /* the weights being trained */
+    float *best;   /* the weights with the lowest grid max_rel so far */
+    float *adam_m; /* Adam's first and second moments */
+    float *adam_v;
+    long epoch;         /* epochs completed */
+    long step;          /* optimiser steps taken */
+    double elapsed;     /* training seconds over every session */
+    double lr_cur;      /* the schedule: the rate of the latest step, */
+    long sched_horizon; /* and the epoch where its cosine ends */
+    double best_score;  /* grid max_rel of best (INFINITY: none yet) */
+    long best_epoch;
+    double best_stats[TBM_N_STATS][TB_MODEL_MAX_OUT];
+    tbm_rng rng; /* the batch-order generator */
+    tb_history *hist;
+    size_t n_hist;
+    size_t cap_hist;
+    uint64_t fp_data; /* fingerprints: the table, */
+    uint64_t fp_arch; /* the network's shape and scaling, */
+    uint64_t fp_opts; /* the options that change the trajectory */
+} tbm_state;
+
+/* Allocate the arrays of a state for n_params weights; fields zeroed.
+ * Returns 0 or TB_ENOMEM.  Free with tbm_state_free. */
+int tbm_state_alloc(tbm_state *s, size_t n_params, int n_out, tb_error *err);
+
+/* Release what a state holds and zero it. */
+void tbm_state_free(tbm_state *s);
+
+/* Append a history row, growing the array when needed.  0 or TB_ENOMEM. */
+int tbm_state_push_history(tbm_state *s, const tb_history *h, tb_error *err);
+
+/* The checksum kept in a checkpoint: FNV-1a 64 over every array and
+ * scalar of the state. */
+uint64_t tbm_state_checksum(const tbm_state *s);
+
+/* Write s as dir/ckpt-<epoch>.h5, atomically.  Returns 0 or TB_EIO. */
+int tbm_ckpt_write(const char *dir, const tbm_state *s, tb_error *err);
+
+/*
+ * Read the checkpoint at path into s, which was allocated for the expected
+ * shape and carries the expected fingerprints.  The file is refused
+ * (TB_EFORMAT, s untouched) when it is damaged, its checksum disagrees, or
+ * it was made from another table, network or options.
+ */
+int tbm_ckpt_read(const char *path, tbm_state *s, tb_error *err);
+
+/*
+ * Load the newest valid checkpoint in dir into s.  Refused files are logged
+ * with tb_warn and the next older one is tried.  Returns 1 when a
+ * checkpoint was loaded, 0 when none was (with a warning if some existed),
+ * or a negative status.
+ */
+int tbm_ckpt_resume(const char *dir, tbm_state *s, tb_error *err);
+
+/* Remove this run's checkpoints in dir beyond the newest keep (files from
+ * other runs are left alone).  Returns 0 or TB_EIO. */
+int tbm_ckpt_prune(const char *dir, const tbm_state *s, int keep,
+                   tb_error *err);
+
+/* ------------------------------------------------------------------------
+ * HDF5 helpers (h5io.c)
+ * ------------------------------------------------------------------------ */
+
+/* An open HDF5 file with the facts error messages need. */
+typedef struct tbm_h5 {
+    hid_t file;
+    const char *path; /* the name shown in messages */
+    char tmp[4096];   /* the temporary name while writing */
+    int code;         /* TB_EIO when writing, TB_EFORMAT when reading */
+    int rc;           /* the first failure; once set, helpers do nothing */
+    tb_error *err;
+} tbm_h5;
+
+/* Serialise model/'s HDF5 use: the library is built without thread safety.
+ * Also silences HDF5's own error printing. */
+void tbm_h5_lock(void);
+void tbm_h5_unlock(void);
+
+/* Create a temporary file beside path.  Returns 0 or TB_EIO. */
+int tbm_h5_create(tbm_h5 *h, const char *path, tb_error *err);
+
+/* Close, fsync, rename over path and fsync the folder.  On any failure the
+ * temporary file is removed.  Returns 0 or TB_EIO. */
+int tbm_h5_commit(tbm_h5 *h);
+
+/* Close and remove a temporary file after a failed write. */
+void tbm_h5_abandon(tbm_h5 *h);
+
+/* Open path for reading.  TB_EIO when it cannot be read at all,
+ * TB_EFORMAT when it is not an HDF5 file (or is truncated). */
+int tbm_h5_open(tbm_h5 *h, const char *path, tb_error *err);
+
+/* Close a file opened for reading. */
+void tbm_h5_close(tbm_h5 *h);
+
+/*
+ * Attribute and dataset helpers.  Each returns 0 or the failure it recorded
+ * (in h->err, naming the file and the item).  The failure sticks in h->rc:
+ * once one call fails, later calls do nothing and return it, so a sequence
+ * of calls needs one check at its end.
+ *
+ * Attribute writers: a string, a string array, numbers of a native type
+ * (n == 0 writes a scalar).
+ */
+int tbm_h5_put_str(tbm_h5 *h, hid_t loc, const char *name, const char *s);
+int tbm_h5_put_strs(tbm_h5 *h, hid_t loc, const char *name,
+                    const char (*s)[TB_MODEL_NAME_MAX], int n);
+int tbm_h5_put_num(tbm_h5 *h, hid_t loc, const char *name, hid_t type,
+                   const void *v, size_t n);
+
+/* Write a dataset of rows x cols values (cols == 0: one dimension). */
+int tbm_h5_put_data(tbm_h5 *h, hid_t loc, const char *name, hid_t type,
+                    const void *v, size_t rows, size_t cols);
+
+/* Attribute readers: they check presence, class and element count. */
+int tbm_h5_get_str(tbm_h5 *h, hid_t loc, const char *name, char *buf,
+                   size_t size);
+int tbm_h5_get_strs(tbm_h5 *h, hid_t loc, const char *name,
+                    char (*s)[TB_MODEL_NAME_MAX], int n);
+int tbm_h5_get_num(tbm_h5 *h, hid_t loc, const char *name, hid_t type, void *v,
+                   size_t n);
+
+/* The element count of a dataset, or h->code when it is missing. */
+int tbm_h5_data_size(tbm_h5 *h, hid_t loc, const char *name, size_t *n);
+
+/* Read a dataset that must hold exactly n elements. */
+int tbm_h5_get_data(tbm_h5 *h, hid_t loc, const char *name, hid_t type, void *v,
+                    size_t n);
+
+/* The HDF5 type of a tb_history row (caller closes it), or -1. */
+hid_t tbm_h5_history_type(void);
+
+/* Write and read a history dataset. */
+int tbm_h5_put_history(tbm_h5 *h, hid_t loc, const char *name,
+                       const tb_history *rows, size_t n);
+int tbm_h5_get_history(tbm_h5 *h, hid_t loc, const char *name,
+                       tb_history **rows, size_t *n);
+
+/* Record an error about h's file: TB_EFORMAT or TB_EIO with the path. */
+int tbm_h5_fail(tbm_h5 *h, const char *fmt, ...) TB_PRINTF(2, 3);
+
+/* ------------------------------------------------------------------------
+ * Threads (model.c)
+ * ------------------------------------------------------------------------ */
+
+/* The OpenBLAS thread count asked for with tb_model_set_threads, or 0. */
+int tbm_threads_requested(void);
+
+#endif
