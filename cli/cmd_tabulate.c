@@ -1,0 +1,156 @@
+/*
+ * cmd_tabulate.c - `tabula tabulate`: solve every parameter tuple of a grid
+ * in parallel and write the table.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+
+const char cmd_tabulate_help[] =
+    "usage: tabula tabulate PROBLEM -o TABLE.h5 [options]\n"
+    "\n"
+    "Solve the problem at every node of a grid (one solver run per\n"
+    "parameter tuple, in parallel) and write an HDF5 table: the axes, the\n"
+    "outputs, each node's status and the settings used.  The file appears\n"
+    "only once complete.  When solves fail the table is still written, so\n"
+    "that it can be inspected, and the command exits 1.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE    the table to write (required)\n"
+    "  --grid NAME=LO:HI:N  one input's range and node count, repeatable\n"
+    "                       (default: the problem's, see 'tabula problems')\n"
+    "  --jobs N             solver threads (default: one per core)\n"
+    "  --allow-failures     exit 0 even when some nodes "
+    "failed\n" CLI_HELP_SOLVER CLI_HELP_COMMON "\n"
+    "example:\n"
+    "  tabula tabulate heat1d -o heat1d-table.h5 --grid alpha=0.1:1:10 "
+    "--grid x=0:1:33\n";
+
+typedef struct tabulate_args {
+    const char *output;
+    const tb_problem *p;
+    tb_axis axes[TB_MAX_INPUTS];
+    tb_solver_opts opts;
+    int jobs;
+    int allow_failures;
+} tabulate_args;
+
+static void show_progress(size_t done, size_t total, void *data)
+{
+    cli_progress_show(data, done == total, "done=%zu total=%zu", done, total);
+}
+
+/* Tabulate, write and summarise. */
+static int run(tabulate_args *a)
+{
+    tb_table t = {0};
+    cli_progress pr;
+    tb_error err;
+    int rc;
+
+    tb_error_clear(&err);
+    if (tb_solver_opts_resolve(a->p, &a->opts, &err) != 0)
+        return cli_fail(CLI_EXIT_USAGE, "tabulate", &err);
+
+    cli_progress_init(&pr, "tabulate");
+    rc = tb_tabulate(a->p, &a->opts, a->axes, a->jobs, show_progress, &pr, &t,
+                     &err);
+    cli_progress_end(&pr);
+    if (rc < 0) {
+        tb_table_free(&t);
+        return cli_fail(CLI_EXIT_FAIL, "tabulate", &err);
+    }
+
+    rc = tb_table_write(&t, a->output, &err);
+    if (rc != 0) {
+        tb_table_free(&t);
+        return cli_fail(CLI_EXIT_FAIL, "tabulate", &err);
+    }
+
+    printf("tabula tabulate: %s: %zu nodes, %zu failed, %.2f s -> %s\n",
+           a->p->name, t.n_nodes, t.n_failed, t.seconds, a->output);
+    rc = CLI_EXIT_OK;
+    if (t.n_failed > 0 && !a->allow_failures)
+        rc = cli_error(CLI_EXIT_FAIL, "tabulate",
+                       "%zu of %zu nodes failed (see the log above); the "
+                       "table was written for inspection.  Use "
+                       "--allow-failures to accept it.",
+                       t.n_failed, t.n_nodes);
+    tb_table_free(&t);
+    return rc;
+}
+
+/* Take the options; grid specs are applied once the problem is known. */
+static int parse(int argc, char **argv, tabulate_args *a, const char **grid,
+                 int *n_grid)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"grid", required_argument, NULL, 'g'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"allow-failures", no_argument, NULL, 'f'},
+        CLI_SOLVER_LONGOPTS,
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long v;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        if (c == 'o') {
+            a->output = optarg;
+        } else if (c == 'g') {
+            if (*n_grid >= 64)
+                return cli_usage("tabulate", "too many --grid options");
+            grid[(*n_grid)++] = optarg;
+        } else if (c == 'j') {
+            if (cli_opt_long("tabulate", "jobs", optarg, 1, 1024, &v) != 0)
+                return CLI_EXIT_USAGE;
+            a->jobs = (int)v;
+        } else if (c == 'f') {
+            a->allow_failures = 1;
+        } else if (c == 'h') {
+            fputs(cmd_tabulate_help, stdout);
+            return -1;
+        } else if (c == '?') {
+            return cli_bad_option("tabulate");
+        } else if (cli_solver_opt("tabulate", c, optarg, &a->opts) != 0) {
+            return CLI_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+int cmd_tabulate(int argc, char **argv)
+{
+    tabulate_args a = {0};
+    const char *grid[64];
+    int n_grid = 0, rc;
+    tb_error err;
+
+    rc = parse(argc, argv, &a, grid, &n_grid);
+    if (rc != 0)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+    if (optind >= argc)
+        return cli_usage("tabulate", "missing PROBLEM");
+    if (optind + 1 < argc)
+        return cli_usage("tabulate", "unexpected argument '%s'",
+                         argv[optind + 1]);
+    if (!a.output)
+        return cli_usage("tabulate", "missing -o TABLE.h5, the table to "
+                                     "write");
+
+    a.p = cli_find_problem("tabulate", argv[optind]);
+    if (!a.p)
+        return CLI_EXIT_USAGE;
+
+    /* Start from the problem's default grid; --grid replaces single axes. */
+    for (int k = 0; k < a.p->n_params + a.p->n_coords; k++)
+        a.axes[k] = a.p->inputs[k];
+    tb_error_clear(&err);
+    for (int i = 0; i < n_grid; i++)
+        if (cli_parse_grid(a.p, grid[i], a.axes, &err) != 0)
+            return cli_fail(CLI_EXIT_USAGE, "tabulate", &err);
+    return run(&a);
+}

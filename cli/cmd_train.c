@@ -1,0 +1,449 @@
+/*
+ * cmd_train.c - `tabula train`: memorise a table in a surrogate network,
+ * measure it at off-grid probes and save the model.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char cmd_train_help[] =
+    "usage: tabula train TABLE.h5 -o MODEL.h5 [options]\n"
+    "\n"
+    "Train a float32 network (tanh hidden layers, linear output) until it\n"
+    "has memorised every node of the table: no validation split, no\n"
+    "regularisation.  The full-grid maximum error is measured every few\n"
+    "epochs and the weights with the lowest one are kept.  Training stops at\n"
+    "the target, at the epoch or time limit, or on SIGINT/SIGTERM (the best\n"
+    "weights are still saved).  The model is then measured at off-grid\n"
+    "probe points solved fresh, and written atomically.  A table with failed\n"
+    "nodes is refused.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE    the model to write (required)\n"
+    "  --hidden W,W,...     hidden layer widths (default 64,64,64)\n"
+    "  --batch N            mini-batch size (default 1024)\n"
+    "  --lr E               peak learning rate (default 1e-3)\n"
+    "  --epochs N           epoch limit (default 2000)\n"
+    "  --time-limit S       seconds of training at most (default: none)\n"
+    "  --target E           stop when every output's grid max error is\n"
+    "                       at most E times its range (default 1e-3)\n"
+    "  --eval-every N       epochs between full-grid measurements "
+    "(default 10)\n"
+    "  --seed N             initial weights and batch order (default 1)\n"
+    "  --threads N          OpenBLAS threads (default 1)\n"
+    "  --checkpoint DIR     write checkpoints into DIR\n"
+    "  --checkpoint-every S seconds between checkpoints (default 60)\n"
+    "  --keep N             checkpoints kept (default 3)\n"
+    "  --resume             continue from the newest valid checkpoint\n"
+    "  --probes N           off-grid probe points measured at the end\n"
+    "                       (default 4096; 0 skips them)\n" CLI_HELP_COMMON "\n"
+    "example:\n"
+    "  tabula train heat1d-table.h5 -o heat1d.h5 --target 1e-3 "
+    "--time-limit 300\n";
+
+typedef struct train_args {
+    const char *table;
+    const char *output;
+    int hidden[TB_MODEL_MAX_HIDDEN];
+    int n_hidden;
+    tb_train_opts opts;
+    int threads;
+    long probes;
+} train_args;
+
+/* What the progress callback needs between calls. */
+typedef struct train_ui {
+    cli_progress pr;
+    const tb_model *m;
+    double max_rel; /* the last measured grid max error / range */
+    double best;    /* the lowest so far: the weights that are kept */
+    int worst;      /* the output with the largest error */
+} train_ui;
+
+static volatile sig_atomic_t stop_requested;
+
+/* The first signal asks training to stop; a second one ends the process. */
+static void on_signal(int sig)
+{
+    if (stop_requested) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_requested = 1;
+}
+
+static int catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL))
+        return cli_error(CLI_EXIT_FAIL, "train", "sigaction: %s",
+                         strerror(errno));
+    return 0;
+}
+
+static void show_progress(const tb_train_progress *p, void *data)
+{
+    train_ui *ui = data;
+
+    if (p->evaluated) {
+        ui->max_rel = p->max_rel;
+        ui->best = p->max_rel < ui->best ? p->max_rel : ui->best;
+        if (p->worst >= 0 && p->worst < ui->m->n_out)
+            ui->worst = p->worst;
+    }
+    cli_progress_show(&ui->pr, 0,
+                      "epoch=%ld/%ld loss=%.3e max_rel=%.3e best=%.3e "
+                      "worst=%s",
+                      p->epoch, p->max_epochs, p->loss, ui->max_rel, ui->best,
+                      ui->m->out_name[ui->worst]);
+}
+
+/* ------------------------------------------------------------------------
+ * Building the model from the table.
+ * ------------------------------------------------------------------------ */
+
+/* Every output's range over the table: the model's output scaling. */
+static void output_ranges(const double *y, size_t n, int n_out, double *lo,
+                          double *hi)
+{
+    for (int k = 0; k < n_out; k++) {
+        lo[k] = INFINITY;
+        hi[k] = -INFINITY;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < n_out; k++) {
+            double v = y[i * (size_t)n_out + (size_t)k];
+            lo[k] = v < lo[k] ? v : lo[k];
+            hi[k] = v > hi[k] ? v : hi[k];
+        }
+}
+
+/* Set the attributes compare, predict and the server read back. */
+static int set_attrs(tb_model *m, const tb_table *t, const char *table_path)
+{
+    char buf[PATH_MAX], *full;
+    int rc = 0;
+
+    rc |= tb_model_set_attr(m, "problem", t->problem);
+    snprintf(buf, sizeof(buf), "%.17g", t->opts.rtol);
+    rc |= tb_model_set_attr(m, "solver_rtol", buf);
+    snprintf(buf, sizeof(buf), "%.17g", t->opts.atol);
+    rc |= tb_model_set_attr(m, "solver_atol", buf);
+    snprintf(buf, sizeof(buf), "%ld", t->opts.max_steps);
+    rc |= tb_model_set_attr(m, "solver_max_steps", buf);
+    snprintf(buf, sizeof(buf), "%d", t->opts.mesh);
+    rc |= tb_model_set_attr(m, "solver_mesh", buf);
+
+    /* An absolute path keeps working when the model is moved to serve. */
+    full = realpath(table_path, NULL);
+    rc |= tb_model_set_attr(m, "table", full ? full : table_path);
+    free(full);
+    rc |= tb_model_set_attr(m, "table_created", t->created);
+    return rc;
+}
+
+/* Build a fresh model whose domain is the table's grid. */
+static int build_model(const train_args *a, const tb_table *t, const double *y,
+                       size_t n, tb_model *m, tb_error *err)
+{
+    tb_model_input in[TB_MODEL_MAX_IN];
+    const char *names[TB_MODEL_MAX_OUT];
+    double lo[TB_MODEL_MAX_OUT], hi[TB_MODEL_MAX_OUT];
+    int n_in = t->n_params + t->n_coords;
+
+    for (int k = 0; k < n_in; k++) {
+        memset(&in[k], 0, sizeof(in[k]));
+        snprintf(in[k].name, sizeof(in[k].name), "%s", t->axes[k].name);
+        in[k].lo = t->axes[k].lo;
+        in[k].hi = t->axes[k].hi;
+        in[k].n = t->axes[k].n;
+    }
+    for (int k = 0; k < t->n_outputs; k++)
+        names[k] = t->outputs[k];
+    output_ranges(y, n, t->n_outputs, lo, hi);
+
+    if (tb_model_init(m, n_in, in, t->n_outputs, names, lo, hi, a->n_hidden,
+                      a->hidden, TB_ACT_TANH, a->opts.seed, err) != 0)
+        return err->code ? err->code : TB_EINVAL;
+    if (set_attrs(m, t, a->table) != 0)
+        return tb_error_set(err, TB_ELIMIT, "attributes",
+                            "cannot set the model's attributes");
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Training, probing, saving.
+ * ------------------------------------------------------------------------ */
+
+/* Train m on the table's rows and say why it stopped. */
+static int train(train_args *a, tb_model *m, const double *x, const double *y,
+                 size_t n, tb_error *err)
+{
+    tb_train_progress last = {0};
+    train_ui ui = {.m = m, .max_rel = NAN, .best = INFINITY};
+    int rc;
+
+    if (catch_signals() != 0)
+        return tb_error_set(err, TB_EIO, "signals", "cannot catch SIGINT");
+    a->opts.stop = &stop_requested;
+    a->opts.progress = show_progress;
+    a->opts.progress_data = &ui;
+
+    cli_progress_init(&ui.pr, "train");
+    rc = tb_train(m, x, y, n, &a->opts, &last, err);
+    cli_progress_end(&ui.pr);
+    if (rc < 0)
+        return rc;
+
+    printf("tabula train: stopped: %s after %ld epochs, %.1f s\n",
+           tb_status_message(rc), last.epoch, last.seconds);
+    return 0;
+}
+
+/* Measure the model at off-grid probes, solved with the table's settings. */
+static int probe(const train_args *a, tb_model *m, tb_error *err)
+{
+    const tb_problem *p;
+    tb_solver_opts o;
+    cli_errors e;
+    int rc;
+
+    if (a->probes == 0)
+        return 0;
+    rc = cli_model_solver(m, &p, &o, err);
+    if (rc == 0)
+        rc = cli_probe_errors(m, p, &o, (size_t)a->probes, CLI_PROBE_SEED, &e,
+                              err);
+    if (rc != 0)
+        return rc;
+
+    cli_report_probes(&m->report, m, &e);
+    if (e.failed > 0)
+        printf("tabula train: the solver failed at %zu probe points; they "
+               "are left out of the probe figures\n",
+               e.failed);
+    return 0;
+}
+
+static void print_summary(const train_args *a, const tb_model *m)
+{
+    double worst = 0;
+
+    for (int k = 0; k < m->n_out; k++)
+        worst = fmax(worst, m->report.grid_max_rel[k]);
+    printf("tabula train: grid max error / range %.3e, target %.3e: %s\n",
+           worst, a->opts.target, worst <= a->opts.target ? "met" : "NOT met");
+    printf("error report (%s):\n", a->output);
+    cli_print_report(stdout, m, &m->report);
+    fflush(stdout);
+}
+
+/* The whole command once the options are known. */
+static int run(train_args *a)
+{
+    tb_table t = {0};
+    tb_model m = {0};
+    double *x = NULL, *y = NULL;
+    int code = CLI_EXIT_FAIL;
+    size_t n = 0;
+    tb_error err;
+
+    tb_error_clear(&err);
+    if (tb_table_read(a->table, &t, &err) != 0)
+        goto fail;
+    if (t.n_failed > 0) {
+        cli_error(CLI_EXIT_FAIL, "train",
+                  "%s: %zu of %zu nodes failed to solve; a surrogate "
+                  "must memorise a complete table (tabulate again, e.g. "
+                  "with more --max-steps or a smaller grid)",
+                  a->table, t.n_failed, t.n_nodes);
+        goto out;
+    }
+
+    if (cli_table_rows(&t, &x, &y, &n, &err) != 0 ||
+        build_model(a, &t, y, n, &m, &err) != 0 ||
+        train(a, &m, x, y, n, &err) != 0 || probe(a, &m, &err) != 0 ||
+        tb_model_save(&m, a->output, &err) != 0)
+        goto fail;
+
+    print_summary(a, &m);
+    code = CLI_EXIT_OK;
+    goto out;
+fail:
+    cli_fail(CLI_EXIT_FAIL, "train", &err);
+out:
+    free(x);
+    free(y);
+    tb_model_free(&m);
+    tb_table_free(&t);
+    return code;
+}
+
+/* ------------------------------------------------------------------------
+ * Options.
+ * ------------------------------------------------------------------------ */
+
+static const struct option longopts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"hidden", required_argument, NULL, 'H'},
+    {"batch", required_argument, NULL, 'b'},
+    {"lr", required_argument, NULL, 'l'},
+    {"epochs", required_argument, NULL, 'e'},
+    {"time-limit", required_argument, NULL, 'T'},
+    {"target", required_argument, NULL, 't'},
+    {"eval-every", required_argument, NULL, 'v'},
+    {"seed", required_argument, NULL, 's'},
+    {"threads", required_argument, NULL, 'n'},
+    {"checkpoint", required_argument, NULL, 'c'},
+    {"checkpoint-every", required_argument, NULL, 'C'},
+    {"keep", required_argument, NULL, 'k'},
+    {"resume", no_argument, NULL, 'r'},
+    {"probes", required_argument, NULL, 'p'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options that take a whole number. */
+static int whole_option(train_args *a, int c, const char *arg)
+{
+    const char *name = "";
+    long v, lo = 1, hi = INT_MAX;
+    int rc;
+
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == c)
+            name = o->name;
+    if (c == 'e' || c == 's' || c == 'p')
+        hi = LONG_MAX;
+    if (c == 's' || c == 'p')
+        lo = 0;
+    if (c == 'n')
+        hi = 256;
+
+    rc = cli_opt_long("train", name, arg, lo, hi, &v);
+    if (rc != 0)
+        return rc;
+    switch (c) {
+    case 'b':
+        a->opts.batch = (int)v;
+        break;
+    case 'e':
+        a->opts.max_epochs = v;
+        break;
+    case 'v':
+        a->opts.eval_every = (int)v;
+        break;
+    case 's':
+        a->opts.seed = (uint64_t)v;
+        break;
+    case 'n':
+        a->threads = (int)v;
+        break;
+    case 'k':
+        a->opts.keep = (int)v;
+        break;
+    case 'p':
+        a->probes = v;
+        break;
+    }
+    return 0;
+}
+
+/* Options that take anything else. */
+static int other_option(train_args *a, int c, const char *arg)
+{
+    tb_error err;
+
+    tb_error_clear(&err);
+    switch (c) {
+    case 'o':
+        a->output = arg;
+        return 0;
+    case 'c':
+        a->opts.checkpoint_dir = arg;
+        return 0;
+    case 'r':
+        a->opts.resume = 1;
+        return 0;
+    case 'H':
+        if (cli_parse_hidden(arg, a->hidden, &a->n_hidden, &err) != 0)
+            return cli_fail(CLI_EXIT_USAGE, "train", &err);
+        return 0;
+    case 'l':
+        if (cli_opt_double("train", "lr", arg, 1e-12, 10, &a->opts.lr))
+            return CLI_EXIT_USAGE;
+        a->opts.lr_min = a->opts.lr / 100;
+        return 0;
+    case 'T':
+        return cli_opt_double("train", "time-limit", arg, 0, 1e9,
+                              &a->opts.time_limit);
+    case 't':
+        return cli_opt_double("train", "target", arg, 0, 1, &a->opts.target);
+    case 'C':
+        return cli_opt_double("train", "checkpoint-every", arg, 0.001, 1e9,
+                              &a->opts.checkpoint_every);
+    }
+    return whole_option(a, c, arg);
+}
+
+static int parse(int argc, char **argv, train_args *a)
+{
+    int c, rc;
+
+    while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(cmd_train_help, stdout);
+            return -1;
+        }
+        if (c == '?')
+            return cli_bad_option("train");
+        rc = other_option(a, c, optarg);
+        if (rc != 0)
+            return rc;
+    }
+
+    if (optind >= argc)
+        return cli_usage("train", "missing TABLE.h5, the table to memorise");
+    if (optind + 1 < argc)
+        return cli_usage("train", "unexpected argument '%s'", argv[optind + 1]);
+    a->table = argv[optind];
+    if (!a->output)
+        return cli_usage("train", "missing -o MODEL.h5, the model to write");
+    if (a->opts.resume && !a->opts.checkpoint_dir)
+        return cli_usage("train", "--resume needs --checkpoint DIR");
+    return 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args a = {.n_hidden = 3, .hidden = {64, 64, 64}, .threads = 1};
+    int rc;
+
+    tb_train_opts_default(&a.opts);
+    a.opts.target = 1e-3;
+    a.probes = 4096;
+
+    rc = parse(argc, argv, &a);
+    if (rc != 0)
+        return rc < 0 ? CLI_EXIT_OK : rc;
+
+    if (a.opts.checkpoint_dir && mkdir(a.opts.checkpoint_dir, 0777) != 0 &&
+        errno != EEXIST)
+        return cli_error(CLI_EXIT_FAIL, "train", "--checkpoint %s: %s",
+                         a.opts.checkpoint_dir, strerror(errno));
+    tb_model_set_threads(a.threads);
+    return run(&a);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The main job: install, build, tabulate the default problem, memorise it,
+# measure the surrogate against the solver, and serve it over HTTP.
+#
+# Usage: scripts/run.sh [PROBLEM]     (default heat1d)
+# Environment: PORT (8080), TRAIN_SECONDS (300), TARGET (1e-3), WORK (run/)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [[ ${1:-} == --help || ${1:-} == -h ]]; then
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
+
+problem=${1:-heat1d}
+port=${PORT:-8080}
+seconds=${TRAIN_SECONDS:-300}
+target=${TARGET:-1e-3}
+work=${WORK:-$root/run}
+
+scripts/install-deps.sh
+
+if [[ ! -d build-release ]]; then
+    meson setup build-release -Dbuildtype=release >/dev/null
+fi
+ninja -C build-release >/dev/null
+tabula=$root/build-release/cli/tabula
+
+mkdir -p "$work/models"
+table=$work/$problem-table.h5
+model=$work/$problem.h5
+
+echo "== tabulate $problem (default grid) -> $table"
+"$tabula" tabulate "$problem" -o "$table"
+
+echo "== train -> $model (target $target, at most $seconds s)"
+"$tabula" train "$table" -o "$model" --target "$target" \
+    --time-limit "$seconds"
+
+echo "== compare surrogate and solver"
+"$tabula" compare "$model"
+
+# Install the model the way the regeneration script does: a rename.
+cp "$model" "$work/models/.$problem.h5.tmp"
+mv -f "$work/models/.$problem.h5.tmp" "$work/models/$problem.h5"
+
+# The example asks for one point of every input, at the middle of its range.
+example=$("$tabula" predict "$model" --example-json)
+
+cat <<MSG
+
+== serving on http://127.0.0.1:$port (Ctrl-C stops it). Try, in another shell:
+
+curl -s http://127.0.0.1:$port/v2/models/$problem/infer \\
+     -H 'Content-Type: application/json' \\
+     -d '$example'
+
+MSG
+exec "$tabula" serve --models "$work/models" --listen "127.0.0.1:$port"
