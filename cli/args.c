@@ -1,6 +1,6 @@
 /*
- * args.c - messages for people, option values, NAME=VALUE points and
- * --grid NAME=LO:HI:N specs.
+ * args.c - messages for people, option values, NAME=VALUE points,
+ * --grid NAME=LO:HI:N[:SPACING] specs and the global --plugin option.
  */
 #include "cli.h"
 
@@ -162,11 +162,12 @@ int cli_parse_point(int n, const char *const *names, char *const *args,
     return 0;
 }
 
-/* Split "LO:HI:N" into an axis's range and node count. */
+/* Split "LO:HI:N[:SPACING]" into an axis's range, node count and spacing
+ * (uniform when not given). */
 static int parse_range(const char *s, tb_axis *a)
 {
     char buf[128];
-    char *hi, *cnt;
+    char *hi, *cnt, *sp;
     long n;
 
     if (strlen(s) >= sizeof(buf))
@@ -179,12 +180,16 @@ static int parse_range(const char *s, tb_axis *a)
         return TB_EINVAL;
     *hi++ = '\0';
     *cnt++ = '\0';
+    sp = strchr(cnt, ':');
+    if (sp)
+        *sp++ = '\0';
 
     if (tb_parse_double(buf, &a->lo) || tb_parse_double(hi, &a->hi) ||
         tb_parse_long(cnt, 2, 100000000L, &n))
         return TB_EINVAL;
     a->n = (int)n;
-    return 0;
+    a->spacing = sp ? tb_spacing_parse(sp) : TB_SPACING_UNIFORM;
+    return a->spacing < 0 ? TB_EINVAL : 0;
 }
 
 int cli_parse_grid(const tb_problem *p, const char *spec, tb_axis *axes,
@@ -197,8 +202,8 @@ int cli_parse_grid(const tb_problem *p, const char *spec, tb_axis *axes,
 
     if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(name))
         return tb_error_set(err, TB_EINVAL, spec,
-                            "bad --grid; expected NAME=LO:HI:N, e.g. "
-                            "%s=%g:%g:%d",
+                            "bad --grid; expected NAME=LO:HI:N[:log|cheb], "
+                            "e.g. %s=%g:%g:%d",
                             p->inputs[0].name, p->inputs[0].lo, p->inputs[0].hi,
                             p->inputs[0].n);
 
@@ -212,8 +217,9 @@ int cli_parse_grid(const tb_problem *p, const char *spec, tb_axis *axes,
     a = axes[k];
     if (parse_range(eq + 1, &a) != 0)
         return tb_error_set(err, TB_EINVAL, spec,
-                            "bad --grid; expected %s=LO:HI:N with LO < HI "
-                            "numbers and N >= 2 nodes",
+                            "bad --grid; expected %s=LO:HI:N[:SPACING] with "
+                            "LO < HI numbers, N >= 2 nodes and SPACING "
+                            "uniform, log or cheb",
                             name);
     if (tb_axis_check(p, k, &a, err) != 0)
         return TB_EINVAL;
@@ -296,4 +302,45 @@ int cli_problem_names(const tb_problem *p, const char **names)
     for (int k = 0; k < n; k++)
         names[k] = p->inputs[k].name;
     return n;
+}
+
+/* The value of a --plugin option at argv[i] and how many arguments it
+ * takes (0 when argv[i] is something else). */
+static int plugin_option(int argc, char **argv, int i, const char **value)
+{
+    if (strcmp(argv[i], "--plugin") == 0) {
+        *value = i + 1 < argc ? argv[i + 1] : "";
+        return 2;
+    }
+    if (strncmp(argv[i], "--plugin=", 9) == 0) {
+        *value = argv[i] + 9;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_take_plugins(int *argc, char **argv)
+{
+    int i = 1;
+
+    while (i < *argc && strcmp(argv[i], "--") != 0) {
+        const char *value = NULL;
+        int used = plugin_option(*argc, argv, i, &value);
+        tb_error err;
+
+        if (!used) {
+            i++;
+            continue;
+        }
+        tb_error_clear(&err);
+        if (tb_plugin_load(value, &err) != 0) {
+            fprintf(stderr, "tabula: --plugin: %s\n", err.text);
+            return err.code == TB_EIO && !value[0] ? CLI_EXIT_USAGE
+                                                   : CLI_EXIT_FAIL;
+        }
+        memmove(argv + i, argv + i + used,
+                (size_t)(*argc - i - used + 1) * sizeof(*argv));
+        *argc -= used;
+    }
+    return 0;
 }

@@ -34,8 +34,9 @@ static void print_problem(const tb_problem *p)
         const tb_axis *a = &p->inputs[k];
         snprintf(unit, sizeof(unit), "[%s]", a->unit);
         snprintf(range, sizeof(range), "%g .. %g", a->lo, a->hi);
-        printf("    %-8s %-10s %-9s %-20s n=%d\n", a->name, input_kind(p, k),
-               unit, range, a->n);
+        printf("    %-8s %-10s %-9s %-20s n=%-4d %s\n", a->name,
+               input_kind(p, k), unit, range, a->n,
+               tb_spacing_name(a->spacing));
     }
 
     printf("  outputs:");
@@ -50,9 +51,10 @@ static json_t *input_json(const tb_problem *p, int k)
 {
     const tb_axis *a = &p->inputs[k];
 
-    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:i}", "name", a->name, "kind",
-                     input_kind(p, k), "unit", a->unit, "lo", a->lo, "hi",
-                     a->hi, "n", a->n);
+    return json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:s}", "name", a->name,
+                     "kind", input_kind(p, k), "unit", a->unit, "lo", a->lo,
+                     "hi", a->hi, "n", a->n, "spacing",
+                     tb_spacing_name(a->spacing));
 }
 
 static json_t *problem_json(const tb_problem *p)

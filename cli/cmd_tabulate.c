@@ -18,20 +18,27 @@ const char cmd_tabulate_help[] =
     "\n"
     "options:\n"
     "  -o, --output FILE    the table to write (required)\n"
-    "  --grid NAME=LO:HI:N  one input's range and node count, repeatable\n"
-    "                       (default: the problem's, see 'tabula problems')\n"
+    "  --grid NAME=LO:HI:N[:log|cheb]\n"
+    "                       one input's range, node count and spacing\n"
+    "                       (uniform unless given), repeatable (default:\n"
+    "                       the problem's, see 'tabula problems')\n"
+    "  --grid-file FILE     axes from a JSON file, {\"axes\": [{\"name\",\n"
+    "                       \"lo\", \"hi\", \"n\"[, \"spacing\"]}, ...]};\n"
+    "                       --grid options apply after it\n"
     "  --jobs N             solver threads (default: one per core)\n"
     "  --allow-failures     exit 0 even when some nodes "
     "failed\n" CLI_HELP_SOLVER CLI_HELP_COMMON "\n"
     "example:\n"
     "  tabula tabulate heat1d -o heat1d-table.h5 --grid alpha=0.1:1:10 "
-    "--grid x=0:1:33\n";
+    "--grid x=0:1:33\n"
+    "  tabula tabulate robertson -o rob.h5 --grid t=1e-4:1e10:57:log\n";
 
 typedef struct tabulate_args {
     const char *output;
     const tb_problem *p;
     tb_axis axes[TB_MAX_INPUTS];
     tb_solver_opts opts;
+    const char *grid_file;
     int jobs;
     int allow_failures;
 } tabulate_args;
@@ -88,6 +95,7 @@ static int parse(int argc, char **argv, tabulate_args *a, const char **grid,
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},
         {"grid", required_argument, NULL, 'g'},
+        {"grid-file", required_argument, NULL, 'G'},
         {"jobs", required_argument, NULL, 'j'},
         {"allow-failures", no_argument, NULL, 'f'},
         CLI_SOLVER_LONGOPTS,
@@ -99,11 +107,15 @@ static int parse(int argc, char **argv, tabulate_args *a, const char **grid,
 
     while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
         if (c == 'o') {
+            if (a->output)
+                return cli_usage("tabulate", "-o given more than once");
             a->output = optarg;
         } else if (c == 'g') {
             if (*n_grid >= 64)
                 return cli_usage("tabulate", "too many --grid options");
             grid[(*n_grid)++] = optarg;
+        } else if (c == 'G') {
+            a->grid_file = optarg;
         } else if (c == 'j') {
             if (cli_opt_long("tabulate", "jobs", optarg, 1, 1024, &v) != 0)
                 return CLI_EXIT_USAGE;
@@ -140,15 +152,21 @@ int cmd_tabulate(int argc, char **argv)
     if (!a.output)
         return cli_usage("tabulate", "missing -o TABLE.h5, the table to "
                                      "write");
+    rc = cli_check_output("tabulate", a.output, NULL);
+    if (rc != 0)
+        return rc;
 
     a.p = cli_find_problem("tabulate", argv[optind]);
     if (!a.p)
         return CLI_EXIT_USAGE;
 
-    /* Start from the problem's default grid; --grid replaces single axes. */
+    /* Start from the problem's default grid; --grid-file, then each --grid
+     * replaces single axes. */
     for (int k = 0; k < a.p->n_params + a.p->n_coords; k++)
         a.axes[k] = a.p->inputs[k];
     tb_error_clear(&err);
+    if (a.grid_file && cli_parse_grid_file(a.p, a.grid_file, a.axes, &err))
+        return cli_fail(CLI_EXIT_USAGE, "tabulate", &err);
     for (int i = 0; i < n_grid; i++)
         if (cli_parse_grid(a.p, grid[i], a.axes, &err) != 0)
             return cli_fail(CLI_EXIT_USAGE, "tabulate", &err);

@@ -167,13 +167,44 @@ static int draw_cells(size_t total, size_t want, uint64_t seed, size_t *idx)
     return 0;
 }
 
-/* The centre of cell c (row-major, the last input fastest). */
+/* The model's axes with their spacings (the "spacings" attribute train
+ * writes, "uniform,log,..."; uniform when absent or unreadable). */
+static void model_axes(const tb_model *m, tb_axis *axes)
+{
+    const char *list = tb_model_attr(m, "spacings");
+
+    for (int k = 0; k < m->n_in; k++) {
+        const char *end = list ? strchr(list, ',') : NULL;
+        size_t len = list ? (end ? (size_t)(end - list) : strlen(list)) : 0;
+        char name[16] = "";
+
+        memset(&axes[k], 0, sizeof(axes[k]));
+        axes[k].lo = m->in[k].lo;
+        axes[k].hi = m->in[k].hi;
+        axes[k].n = m->in[k].n;
+        if (len < sizeof(name) && list)
+            memcpy(name, list, len);
+        axes[k].spacing = tb_spacing_parse(name) > 0 ? tb_spacing_parse(name)
+                                                     : TB_SPACING_UNIFORM;
+        if (axes[k].spacing == TB_SPACING_LOG && !(axes[k].lo > 0))
+            axes[k].spacing = TB_SPACING_UNIFORM;
+        list = end ? end + 1 : NULL;
+    }
+}
+
+/* The centre of cell c (row-major, the last input fastest): midway
+ * between two neighbouring nodes, geometrically on a log axis. */
 static void cell_centre(const tb_model *m, size_t c, double *x)
 {
+    tb_axis axes[TB_MODEL_MAX_IN];
+
+    model_axes(m, axes);
     for (int k = m->n_in - 1; k >= 0; k--) {
         size_t cells = (size_t)(m->in[k].n - 1);
-        double h = (m->in[k].hi - m->in[k].lo) / (double)cells;
-        x[k] = m->in[k].lo + ((double)(c % cells) + 0.5) * h;
+        int i = (int)(c % cells);
+        double a = tb_axis_node(&axes[k], i), b = tb_axis_node(&axes[k], i + 1);
+
+        x[k] = axes[k].spacing == TB_SPACING_LOG ? sqrt(a * b) : 0.5 * (a + b);
         c /= cells;
     }
 }

@@ -15,18 +15,23 @@
 
 #include <math.h>
 
-static double burgers_u0(const mol_ctx *c, double x)
+static double burgers_u0(const mol_ctx *c, int k, double x)
 {
     (void)c;
+    (void)k;
     return -sin(M_PI * x);
 }
 
-static int burgers_rhs(const mol_ctx *c, const double *u, double *du)
+static int burgers_rhs(const mol_ctx *c, double t, const double *const *f,
+                       double *const *df)
 {
+    const double *u = f[0];
+    double *du = df[0];
     double nu = c->params[0];
     double conv = 1.0 / (6.0 * c->h);
     double diff = nu / (c->h * c->h);
 
+    (void)t;
     for (int i = 1; i < c->mesh; i++) {
         double a = u[i - 1], b = u[i], d = u[i + 1];
         double uux = conv * ((d * d - a * a) + b * (d - a));
@@ -39,8 +44,8 @@ static int burgers_rhs(const mol_ctx *c, const double *u, double *du)
 static const struct tb_problem_ops burgers_ops = {
     .x_lo = -1.0,
     .x_hi = 1.0,
-    .bc_lo = 0.0,
-    .bc_hi = 0.0,
+    .bc_lo = {0.0},
+    .bc_hi = {0.0},
     .half_band = 1,
     .min_mesh = 8,
     .u0 = burgers_u0,

@@ -11,18 +11,23 @@
 
 #include <math.h>
 
-static double heat_u0(const mol_ctx *c, double x)
+static double heat_u0(const mol_ctx *c, int k, double x)
 {
     (void)c;
+    (void)k;
     return sin(M_PI * x);
 }
 
 /* du_i/dt = alpha (-u[i-2] + 16 u[i-1] - 30 u[i] + 16 u[i+1] - u[i+2])
  * / (12 h^2), fourth order in h. */
-static int heat_rhs(const mol_ctx *c, const double *u, double *du)
+static int heat_rhs(const mol_ctx *c, double t, const double *const *f,
+                    double *const *df)
 {
+    const double *u = f[0];
+    double *du = df[0];
     double k = c->params[0] / (12.0 * c->h * c->h);
 
+    (void)t;
     for (int i = 1; i < c->mesh; i++) {
         double lap =
             -u[i - 2] + 16.0 * (u[i - 1] + u[i + 1]) - 30.0 * u[i] - u[i + 2];
@@ -34,8 +39,8 @@ static int heat_rhs(const mol_ctx *c, const double *u, double *du)
 static const struct tb_problem_ops heat_ops = {
     .x_lo = 0.0,
     .x_hi = 1.0,
-    .bc_lo = 0.0,
-    .bc_hi = 0.0,
+    .bc_lo = {0.0},
+    .bc_hi = {0.0},
     .half_band = 2,
     .min_mesh = 8,
     .u0 = heat_u0,

@@ -1,8 +1,13 @@
 /*
- * mol.c - the method-of-lines driver shared by every problem: one SUNDIALS
- * context and one CVODE instance per solve (BDF, Newton iteration with a
- * banded direct solver and a difference-quotient Jacobian), output at each
- * requested time, and cubic interpolation in space.
+ * mol.c - the driver shared by every problem: one SUNDIALS context and one
+ * CVODE instance per solve (BDF, Newton iteration with a banded direct
+ * solver and a difference-quotient Jacobian), output at each requested
+ * time, and cubic interpolation in space.
+ *
+ * The CVODE state interleaves the components node by node, y[i n_comp + k],
+ * so that the Jacobian stays banded with half-bandwidth
+ * half_band n_comp + n_comp - 1.  The problems see each component as its
+ * own array over the full mesh (ghosts included).
  *
  * Nothing here is shared between solves, so any number of threads may
  * solve at once.
@@ -27,34 +32,71 @@ struct mol_run {
     const tb_problem *p;
     SUNContext sun;
     N_Vector y;
+    N_Vector limits; /* CVODE's constraints, for a non-negative state */
     SUNMatrix jac;
     SUNLinearSolver ls;
     void *cv;
-    double *field;  /* mesh + 1 + 2 ghosts: the full field */
-    double *fields; /* n_outputs * (mesh + 1): what visit sees */
+    int first;      /* the node of state row 0: 1 on a mesh, 0 for an ODE */
+    int rows;       /* nodes in the state: mesh - 1, or 1 for an ODE */
+    int nodes;      /* nodes of the full field: mesh + 1, or 1 */
+    double *field;  /* n_comp * (nodes + 2 ghosts): the full fields */
+    double *deriv;  /* n_comp * rows: the problem's du */
+    double *fields; /* n_outputs * nodes: what visit sees */
+    double *u[MOL_MAX_COMP];  /* node 0 of each component */
+    double *du[MOL_MAX_COMP]; /* row 0 of each component's du */
 };
 
 /* ---- the right-hand side --------------------------------------------- */
 
-/* Copy the interior state y into the full field, set the boundary values
- * and the odd-reflection ghosts.  Returns 1 if y holds a non-finite value. */
-static int fill_field(const struct mol_run *r, const double *y)
+/* The boundary values of each component at time t. */
+static void boundary(const struct mol_run *r, double t, double *lo, double *hi)
 {
     const struct tb_problem_ops *ops = r->p->ops;
-    double *u = r->c.u;
+
+    for (int k = 0; k < r->c.n_comp; k++) {
+        lo[k] = ops->bc_lo[k];
+        hi[k] = ops->bc_hi[k];
+    }
+    if (ops->bc)
+        ops->bc(&r->c, t, lo, hi);
+}
+
+/* Set the boundary nodes of every component and the odd-reflection
+ * ghosts beyond them. */
+static void fill_ends(const struct mol_run *r, double t)
+{
+    double lo[MOL_MAX_COMP], hi[MOL_MAX_COMP];
     int m = r->c.mesh;
 
-    for (int i = 1; i < m; i++) {
-        if (!isfinite(y[i - 1]))
-            return 1;
-        u[i] = y[i - 1];
+    boundary(r, t, lo, hi);
+    for (int k = 0; k < r->c.n_comp; k++) {
+        double *u = r->u[k];
+
+        u[0] = lo[k];
+        u[m] = hi[k];
+        for (int g = 1; g <= MOL_GHOST; g++) {
+            u[-g] = 2.0 * lo[k] - u[g];
+            u[m + g] = 2.0 * hi[k] - u[m - g];
+        }
     }
-    u[0] = ops->bc_lo;
-    u[m] = ops->bc_hi;
-    for (int k = 1; k <= MOL_GHOST; k++) {
-        u[-k] = 2.0 * ops->bc_lo - u[k];
-        u[m + k] = 2.0 * ops->bc_hi - u[m - k];
-    }
+}
+
+/* Copy the state y into the full fields at time t, with boundary values
+ * and ghosts on a mesh.  Returns 1 if y holds a non-finite value. */
+static int fill_field(const struct mol_run *r, double t, const double *y)
+{
+    int nc = r->c.n_comp;
+
+    for (int i = 0; i < r->rows; i++)
+        for (int k = 0; k < nc; k++) {
+            double v = y[(size_t)i * nc + k];
+
+            if (!isfinite(v))
+                return 1;
+            r->u[k][r->first + i] = v;
+        }
+    if (r->c.mesh > 0)
+        fill_ends(r, t);
     return 0;
 }
 
@@ -63,18 +105,23 @@ static int fill_field(const struct mol_run *r, const double *y)
 static int mol_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
 {
     struct mol_run *r = data;
-    double *du = N_VGetArrayPointer(ydot);
-    int rc;
+    double *out = N_VGetArrayPointer(ydot);
+    int nc = r->c.n_comp, rc;
 
-    (void)t;
-    if (fill_field(r, N_VGetArrayPointer(y)))
+    if (fill_field(r, t, N_VGetArrayPointer(y)))
         return 1;
-    rc = r->p->ops->rhs(&r->c, r->c.u, du);
+    rc = r->p->ops->rhs(&r->c, t, (const double *const *)r->u, r->du);
     if (rc != 0)
         return rc;
-    for (int i = 0; i < r->c.mesh - 1; i++)
-        if (!isfinite(du[i]))
-            return 1;
+
+    for (int i = 0; i < r->rows; i++)
+        for (int k = 0; k < nc; k++) {
+            double v = r->du[k][i];
+
+            if (!isfinite(v))
+                return 1;
+            out[(size_t)i * nc + k] = v;
+        }
     return 0;
 }
 
@@ -104,32 +151,56 @@ static void run_close(struct mol_run *r)
         SUNMatDestroy(r->jac);
     if (r->y)
         N_VDestroy(r->y);
+    if (r->limits)
+        N_VDestroy(r->limits);
     if (r->sun)
         SUNContext_Free(&r->sun);
     free(r->field);
+    free(r->deriv);
     free(r->fields);
     memset(r, 0, sizeof(*r));
+}
+
+/* The shape of the state: a mesh's interior nodes, or one ODE node. */
+static void run_shape(struct mol_run *r, const tb_problem *p,
+                      const tb_solver_opts *o)
+{
+    const struct tb_problem_ops *ops = p->ops;
+    int ode = p->n_coords == 1;
+
+    r->c.mesh = ode ? 0 : o->mesh;
+    r->c.n_comp = ops->n_comp > 0 ? ops->n_comp : 1;
+    r->c.x_lo = ops->x_lo;
+    r->c.h = ode ? 0.0 : (ops->x_hi - ops->x_lo) / o->mesh;
+    r->first = ode ? 0 : 1;
+    r->rows = ode ? 1 : o->mesh - 1;
+    r->nodes = ode ? 1 : o->mesh + 1;
 }
 
 /* Allocate the field buffers and note the tuple. */
 static int run_alloc(struct mol_run *r, const tb_problem *p,
                      const tb_solver_opts *o, const double *params)
 {
-    const struct tb_problem_ops *ops = p->ops;
-    size_t nodes = (size_t)o->mesh + 1;
+    size_t width;
+    int nc;
 
     r->p = p;
     r->c.p = p;
-    r->c.mesh = o->mesh;
-    r->c.h = (ops->x_hi - ops->x_lo) / o->mesh;
+    run_shape(r, p, o);
+    nc = r->c.n_comp;
+    width = (size_t)r->nodes + 2 * MOL_GHOST;
     memcpy(r->c.params, params, sizeof(double) * (size_t)p->n_params);
     tbs_tuple_text(p, params, r->c.tuple, sizeof(r->c.tuple));
 
-    r->field = calloc(nodes + 2 * MOL_GHOST, sizeof(double));
-    r->fields = calloc(nodes * (size_t)p->n_outputs, sizeof(double));
-    if (!r->field || !r->fields)
+    r->field = calloc(width * (size_t)nc, sizeof(double));
+    r->deriv = calloc((size_t)r->rows * (size_t)nc, sizeof(double));
+    r->fields = calloc((size_t)r->nodes * (size_t)p->n_outputs, sizeof(double));
+    if (!r->field || !r->deriv || !r->fields)
         return TB_ENOMEM;
-    r->c.u = r->field + MOL_GHOST;
+    for (int k = 0; k < nc; k++) {
+        r->u[k] = r->field + (size_t)k * width + MOL_GHOST;
+        r->du[k] = r->deriv + (size_t)k * (size_t)r->rows;
+    }
     return TB_OK;
 }
 
@@ -138,18 +209,38 @@ static int run_alloc(struct mol_run *r, const tb_problem *p,
 static int run_state(struct mol_run *r, const char **what)
 {
     const struct tb_problem_ops *ops = r->p->ops;
+    int nc = r->c.n_comp;
     double *y;
 
     *what = "SUNContext_Create";
     if (SUNContext_Create(NULL, &r->sun) != 0)
         return TB_ENOMEM;
     *what = "N_VNew_Serial";
-    if (!(r->y = N_VNew_Serial(r->c.mesh - 1, r->sun)))
+    if (!(r->y = N_VNew_Serial((sunindextype)r->rows * nc, r->sun)))
         return TB_ENOMEM;
 
     y = N_VGetArrayPointer(r->y);
-    for (int i = 1; i < r->c.mesh; i++)
-        y[i - 1] = ops->u0(&r->c, ops->x_lo + i * r->c.h);
+    for (int i = 0; i < r->rows; i++) {
+        double x = ops->x_lo + (r->first + i) * r->c.h;
+
+        for (int k = 0; k < nc; k++)
+            y[(size_t)i * nc + k] = ops->u0(&r->c, k, x);
+    }
+    return TB_OK;
+}
+
+/* For problems whose unknowns cannot go negative (concentrations), ask
+ * CVODE to keep them >= 0. */
+static int run_constraints(struct mol_run *r, const char **what)
+{
+    if (!r->p->ops->nonneg)
+        return TB_OK;
+    *what = "CVodeSetConstraints";
+    if (!(r->limits = N_VClone(r->y)))
+        return TB_ENOMEM;
+    N_VConst(1.0, r->limits);
+    if (CVodeSetConstraints(r->cv, r->limits) != CV_SUCCESS)
+        return TB_ESOLVER;
     return TB_OK;
 }
 
@@ -175,17 +266,21 @@ static int run_integrator(struct mol_run *r, const tb_solver_opts *o,
     *what = "CVodeSetMaxNumSteps";
     if (CVodeSetMaxNumSteps(r->cv, o->max_steps) != CV_SUCCESS)
         return TB_ESOLVER;
-    return TB_OK;
+    return run_constraints(r, what);
 }
 
 /* Newton's linear systems: a band matrix as wide as the stencil, filled
  * by CVODE's difference quotients, and the band LU solver. */
 static int run_linear(struct mol_run *r, const char **what)
 {
-    sunindextype hb = r->p->ops->half_band;
+    sunindextype nc = r->c.n_comp;
+    sunindextype n = (sunindextype)r->rows * nc;
+    sunindextype hb = r->p->ops->half_band * nc + nc - 1;
 
+    if (hb > n - 1)
+        hb = n - 1;
     *what = "SUNBandMatrix";
-    if (!(r->jac = SUNBandMatrix(r->c.mesh - 1, hb, hb, r->sun)))
+    if (!(r->jac = SUNBandMatrix(n, hb, hb, r->sun)))
         return TB_ENOMEM;
     *what = "SUNLinSol_Band";
     if (!(r->ls = SUNLinSol_Band(r->y, r->jac, r->sun)))
@@ -263,18 +358,25 @@ static int run_advance(struct mol_run *r, double tout, tb_error *err)
         free(name); /* CVODE allocates the name for the caller */
         return run_fail(r, tout, why, err);
     }
-    if (fill_field(r, N_VGetArrayPointer(r->y)))
+    if (fill_field(r, tout, N_VGetArrayPointer(r->y)))
         return run_fail(r, tout, "non-finite values in the solution", err);
     return TB_OK;
 }
 
-/* The output fields from the full field: the state is the one output. */
+/* The outputs from the full fields: the problem's own, or component k as
+ * output k. */
 static const double *run_fields(struct mol_run *r)
 {
-    size_t nodes = (size_t)r->c.mesh + 1;
+    const struct tb_problem_ops *ops = r->p->ops;
+    size_t nodes = (size_t)r->nodes;
 
-    assert(r->p->n_outputs == 1);
-    memcpy(r->fields, r->c.u, nodes * sizeof(double));
+    if (ops->outputs) {
+        ops->outputs(&r->c, (const double *const *)r->u, r->fields);
+        return r->fields;
+    }
+    assert(r->p->n_outputs == r->c.n_comp);
+    for (int k = 0; k < r->c.n_comp; k++)
+        memcpy(r->fields + k * nodes, r->u[k], nodes * sizeof(double));
     return r->fields;
 }
 
@@ -313,10 +415,15 @@ int tbs_mol_solve(const tb_problem *p, const tb_solver_opts *o,
 double tbs_mol_interp(const mol_ctx *c, const double *f, double x)
 {
     const struct tb_problem_ops *ops = c->p->ops;
-    double s = (x - ops->x_lo) / c->h;
-    double near = nearbyint(s);
-    double r, w0, w1, w2, w3;
+    double s, near, r, w0, w1, w2, w3;
     int k;
+
+    if (c->mesh == 0)
+        return f[0];
+    if (ops->to_mesh)
+        x = ops->to_mesh(c, x);
+    s = (x - ops->x_lo) / c->h;
+    near = nearbyint(s);
 
     if (fabs(s - near) <= 1e-11 * (1.0 + fabs(s))) {
         k = (int)near;

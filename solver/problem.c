@@ -10,8 +10,8 @@
 
 /* Every built-in problem, in the order `tabula problems` lists them. */
 static const tb_problem *const problems[] = {
-    &tbs_heat1d,
-    &tbs_burgers1d,
+    &tbs_heat1d,      &tbs_burgers1d, &tbs_blackscholes,
+    &tbs_americanput, &tbs_robertson, &tbs_fhn1d,
 };
 
 #define N_PROBLEMS ((int)(sizeof(problems) / sizeof(problems[0])))
@@ -24,18 +24,20 @@ static const tb_problem *const problems[] = {
 #define STEPS_MAX 100000000L
 #define MESH_MAX  100000
 
-/* Return the number of built-in problems. */
+/* Return the number of problems: the built-in ones and the plugins'. */
 int tb_problem_count(void)
 {
-    return N_PROBLEMS;
+    return N_PROBLEMS + tbs_plugin_count();
 }
 
-/* Return the i-th built-in problem, or NULL when i is out of range. */
+/* Return the i-th problem, or NULL when i is out of range. */
 const tb_problem *tb_problem_at(int i)
 {
-    if (i < 0 || i >= N_PROBLEMS)
+    if (i < 0)
         return NULL;
-    return problems[i];
+    if (i < N_PROBLEMS)
+        return problems[i];
+    return tbs_plugin_at(i - N_PROBLEMS);
 }
 
 /* Return the problem called name, or NULL. */
@@ -43,9 +45,9 @@ const tb_problem *tb_problem_find(const char *name)
 {
     if (!name)
         return NULL;
-    for (int i = 0; i < N_PROBLEMS; i++)
-        if (strcmp(problems[i]->name, name) == 0)
-            return problems[i];
+    for (int i = 0; i < tb_problem_count(); i++)
+        if (strcmp(tb_problem_at(i)->name, name) == 0)
+            return tb_problem_at(i);
     return NULL;
 }
 
@@ -107,19 +109,59 @@ int tb_solver_opts_resolve(const tb_problem *p, tb_solver_opts *o,
         rc = check_double(o->atol, ATOL_MIN, ATOL_MAX, "atol", err);
     if (rc == 0)
         rc = check_long(o->max_steps, 1, STEPS_MAX, "max_steps", err);
-    if (rc == 0)
+    /* An ODE system (t its only coordinate) has no mesh: mesh must be 0. */
+    if (rc == 0 && p->n_coords == 1 && o->mesh != 0)
+        rc = tb_error_set(err, TB_EINVAL, "mesh",
+                          "mesh is %d; %s is an ODE system with no spatial "
+                          "mesh, expected 0",
+                          o->mesh, p->name);
+    if (rc == 0 && p->n_coords > 1)
         rc = check_long(o->mesh, p->ops->min_mesh, MESH_MAX, "mesh", err);
     return rc;
 }
 
 /* ---- axes and input values ------------------------------------------- */
 
-/* Return the value of node i of a; the last node is exactly hi. */
+/* The names of the spacings, indexed by enum tb_spacing. */
+static const char *const spacing_names[] = {"uniform", "log", "cheb"};
+
+#define N_SPACINGS ((int)(sizeof(spacing_names) / sizeof(spacing_names[0])))
+
+/* Return the name of a spacing, or NULL when it is unknown. */
+const char *tb_spacing_name(int spacing)
+{
+    if (spacing < 0 || spacing >= N_SPACINGS)
+        return NULL;
+    return spacing_names[spacing];
+}
+
+/* Return the spacing called name, or -1. */
+int tb_spacing_parse(const char *name)
+{
+    for (int k = 0; name && k < N_SPACINGS; k++)
+        if (strcmp(spacing_names[k], name) == 0)
+            return k;
+    return -1;
+}
+
+/* Return the value of node i of a; the first node is exactly lo and the
+ * last exactly hi, whatever the spacing.  Chebyshev nodes are written with
+ * a sine, -cos(pi s) = sin(pi (s - 1/2)), so that they are symmetric and
+ * the middle node is exactly the middle. */
 double tb_axis_node(const tb_axis *a, int i)
 {
-    if (i == a->n - 1)
+    double s = (double)i / (double)(a->n - 1);
+
+    if (i <= 0)
+        return a->lo;
+    if (i >= a->n - 1)
         return a->hi;
-    return a->lo + (double)i * (a->hi - a->lo) / (double)(a->n - 1);
+    if (a->spacing == TB_SPACING_LOG)
+        return exp(log(a->lo) + s * (log(a->hi) - log(a->lo)));
+    if (a->spacing == TB_SPACING_CHEB)
+        return 0.5 * (a->lo + a->hi) +
+               0.5 * (a->hi - a->lo) * sin(M_PI * (s - 0.5));
+    return a->lo + s * (a->hi - a->lo);
 }
 
 /* Check axis a for input k of p: its name, a finite lo < hi inside the
@@ -144,6 +186,16 @@ int tb_axis_check(const tb_problem *p, int k, const tb_axis *a, tb_error *err)
                             "axis %s runs from %g to %g; expected finite "
                             "numbers with lo < hi",
                             name, a->lo, a->hi);
+    if (!tb_spacing_name(a->spacing))
+        return tb_error_set(err, TB_EINVAL, name,
+                            "axis %s has spacing %d; expected uniform, log "
+                            "or cheb",
+                            name, a->spacing);
+    if (a->spacing == TB_SPACING_LOG && !(a->lo > 0))
+        return tb_error_set(err, TB_EINVAL, name,
+                            "axis %s is logarithmic from %g; expected a "
+                            "positive lower bound",
+                            name, a->lo);
     if (a->lo < p->limit_lo[k] || a->hi > p->limit_hi[k])
         return tb_error_set(
             err, TB_EINVAL, name, "axis %s spans [%g, %g]; %s accepts [%g, %g]",

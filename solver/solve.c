@@ -30,9 +30,10 @@ static int resolve_opts(const tb_problem *p, const tb_solver_opts *o,
 /* ---- one tuple over a coordinate grid -------------------------------- */
 
 struct grid_job {
-    const tb_axis *xa; /* the x axis */
+    const tb_axis *xa; /* the x axis; NULL for an ODE (t alone) */
+    int nx;            /* x nodes, 1 for an ODE */
     int nt;            /* time nodes */
-    size_t count;      /* coordinate nodes: xa->n * nt */
+    size_t count;      /* coordinate nodes: nx * nt */
     int n_outputs;
     double *out; /* [output][x][t] */
 };
@@ -41,13 +42,13 @@ struct grid_job {
 static int grid_visit(void *data, int j, const mol_ctx *c, const double *fields)
 {
     struct grid_job *g = data;
-    size_t nodes = (size_t)c->mesh + 1;
+    size_t nodes = tbs_mol_nodes(c);
 
     for (int o = 0; o < g->n_outputs; o++) {
         double *row = g->out + (size_t)o * g->count;
 
-        for (int ix = 0; ix < g->xa->n; ix++) {
-            double x = tb_axis_node(g->xa, ix);
+        for (int ix = 0; ix < g->nx; ix++) {
+            double x = g->xa ? tb_axis_node(g->xa, ix) : 0.0;
 
             row[(size_t)ix * g->nt + j] =
                 tbs_mol_interp(c, fields + o * nodes, x);
@@ -89,9 +90,10 @@ int tb_solve_grid(const tb_problem *p, const tb_solver_opts *o,
     if (rc != 0)
         return rc;
 
-    g.xa = &coords[0];
-    g.nt = coords[1].n;
-    g.count = (size_t)coords[0].n * (size_t)coords[1].n;
+    g.xa = p->n_coords == 2 ? &coords[0] : NULL;
+    g.nx = g.xa ? g.xa->n : 1;
+    g.nt = coords[p->n_coords - 1].n;
+    g.count = (size_t)g.nx * (size_t)g.nt;
     g.n_outputs = p->n_outputs;
     g.out = out;
     fill_nan(out, g.count * (size_t)p->n_outputs);
@@ -101,7 +103,7 @@ int tb_solve_grid(const tb_problem *p, const tb_solver_opts *o,
         return tb_error_set(err, TB_ENOMEM, "tb_solve_grid",
                             "no memory for %d output times", g.nt);
     for (int j = 0; j < g.nt; j++)
-        times[j] = tb_axis_node(&coords[1], j);
+        times[j] = tb_axis_node(&coords[p->n_coords - 1], j);
 
     rc = tbs_mol_solve(p, &opts, params, times, g.nt, grid_visit, &g, err);
     if (rc != 0)
@@ -153,8 +155,9 @@ static int point_visit(void *data, int j, const mol_ctx *c,
 {
     struct point_job *g = data;
     int ni = g->p->n_params + g->p->n_coords;
-    size_t nodes = (size_t)c->mesh + 1;
+    size_t nodes = tbs_mol_nodes(c);
 
+    /* For an ODE, x is the time itself, which interpolation ignores. */
     while (g->next < g->n && g->slot[g->next] == j) {
         size_t i = g->idx[g->next++];
         double x = g->in[i * (size_t)ni + g->p->n_params];

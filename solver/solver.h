@@ -21,15 +21,29 @@
 #define TB_MAX_OUTPUTS 8
 #define TB_NAME_MAX    32
 
-/* One input's range and node count; a grid is the product of its axes.
- * Nodes are uniform: node i is lo + i * (hi - lo) / (n - 1). */
+/* How an axis places its nodes between lo and hi (both always nodes). */
+enum tb_spacing {
+    TB_SPACING_UNIFORM = 0, /* lo + i (hi - lo) / (n - 1) */
+    TB_SPACING_LOG = 1,     /* uniform in log(value); needs lo > 0 */
+    TB_SPACING_CHEB = 2,    /* Chebyshev-Lobatto: mid - half cos(pi i/(n-1)) */
+};
+
+/* One input's range, node count and spacing; a grid is the product of its
+ * axes.  A zeroed spacing is uniform. */
 typedef struct tb_axis {
     char name[TB_NAME_MAX];
     char unit[16];
     double lo;
     double hi;
-    int n; /* >= 2 */
+    int n;       /* >= 2 */
+    int spacing; /* enum tb_spacing */
 } tb_axis;
+
+/* The name of a spacing ("uniform", "log", "cheb"), or NULL if unknown. */
+const char *tb_spacing_name(int spacing);
+
+/* The spacing called name, or -1. */
+int tb_spacing_parse(const char *name);
 
 /* Solver settings.  Zero in a field means "the problem's default". */
 typedef struct tb_solver_opts {
@@ -55,10 +69,22 @@ typedef struct tb_problem {
     const struct tb_problem_ops *ops;
 } tb_problem;
 
-/* The number of built-in problems, and the i-th of them (NULL when out of
- * range).  Problems are static: never free them. */
+/* The number of problems (built-in, then loaded from plugins), and the
+ * i-th of them (NULL when out of range).  Problems live as long as the
+ * process: never free them. */
 int tb_problem_count(void);
 const tb_problem *tb_problem_at(int i);
+
+/*
+ * Load the problems a plugin defines (see tabula_plugin.h) from the shared
+ * object at path and add them to the problems above.  Refuses, with a
+ * message naming the file: a file dlopen cannot load (TB_EIO), one without
+ * tabula_plugin_entry or built for another plugin interface version
+ * (TB_EFORMAT), and problems whose names clash or whose fields are invalid
+ * (TB_EINVAL); then none of its problems is added.  Call it before any
+ * thread solves.  Returns 0 or the status.
+ */
+int tb_plugin_load(const char *path, tb_error *err);
 
 /* The problem called name, or NULL. */
 const tb_problem *tb_problem_find(const char *name);
@@ -71,11 +97,12 @@ int tb_problem_input(const tb_problem *p, const char *name);
 int tb_solver_opts_resolve(const tb_problem *p, tb_solver_opts *o,
                            tb_error *err);
 
-/* The value of node i of an axis. */
+/* The value of node i of an axis; node 0 is exactly lo, node n-1 hi. */
 double tb_axis_node(const tb_axis *a, int i);
 
-/* Check an axis: finite lo < hi, n >= 2, inside the problem's limits for
- * input k.  Returns 0 or TB_EINVAL naming the axis in err. */
+/* Check an axis: finite lo < hi, n >= 2, a known spacing (lo > 0 when
+ * logarithmic), inside the problem's limits for input k.  Returns 0 or
+ * TB_EINVAL naming the axis in err. */
 int tb_axis_check(const tb_problem *p, int k, const tb_axis *a, tb_error *err);
 
 /*

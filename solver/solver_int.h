@@ -3,11 +3,12 @@
  * problem operations, the method-of-lines driver around CVODE, and small
  * helpers for messages.
  *
- * Every problem here is a 1-D evolution equation discretised by the method
- * of lines: the state is the field on the interior nodes of a uniform mesh
- * of `mesh` intervals over [x_lo, x_hi], with fixed (Dirichlet) values on
- * the two boundary nodes.  The coordinates are therefore (x, t), in that
- * order, and time starts at 0.
+ * A problem with two coordinates (x, t) is a 1-D evolution system
+ * discretised by the method of lines: the state is n_comp fields on the
+ * interior nodes of a uniform mesh of `mesh` intervals over [x_lo, x_hi],
+ * with Dirichlet values (fixed or time-dependent) on the two boundary
+ * nodes.  A problem with the one coordinate t is an ODE system of n_comp
+ * unknowns and no mesh (mesh 0).  Time starts at 0 in both.
  *
  * Names shared between the files of solver/ carry the prefix tbs_, so that
  * they never clash with another library linked beside this one.
@@ -21,45 +22,94 @@
 
 /* Ghost nodes beyond each end of the mesh.  The driver fills them by odd
  * reflection about the boundary value, u(-k) = 2 b - u(k), which is exact
- * for the problems here (their solutions extend oddly past the walls). */
+ * for odd solutions and second-order for any smooth one. */
 #define MOL_GHOST 2
+
+/* The most unknowns per mesh node (species of a reaction system). */
+#define MOL_MAX_COMP 4
 
 /* One solve's fixed data, handed to a problem's callbacks. */
 typedef struct mol_ctx {
     const tb_problem *p;
     double params[TB_MAX_INPUTS]; /* the parameter tuple */
-    int mesh;                     /* intervals of the mesh */
+    int mesh;                     /* intervals of the mesh; 0: an ODE */
+    int n_comp;                   /* unknowns per node */
     double h;                     /* mesh spacing */
-    double *u;        /* node 0 of the full field; u[-MOL_GHOST] valid */
-    char reason[256]; /* CVODE's last error message, for reports */
-    char tuple[160];  /* "alpha=0.5", for reports */
+    double x_lo;                  /* mesh coordinate of node 0 */
+    char reason[256];             /* CVODE's last error message */
+    char tuple[160];              /* "alpha=0.5", for reports */
 } mol_ctx;
 
 /*
- * The operations behind one problem.  rhs writes du/dt on the interior
- * nodes 1..mesh-1 into du[0..mesh-2], reading the field u (indexed by node,
- * ghosts valid).  It returns 0, >0 when the values it met cannot be used
- * (CVODE retries with a smaller step), or <0 when nothing can help.
+ * The operations behind one problem.
+ *
+ * rhs writes the time derivative of component k at interior node i into
+ * du[k][i - 1] (i = 1..mesh-1), reading u[k][i] (ghosts valid); for an ODE
+ * it reads u[k][0] and writes du[k][0].  It returns 0, >0 when the values
+ * it met cannot be used (CVODE retries with a smaller step), or <0 when
+ * nothing can help.
  */
 struct tb_problem_ops {
-    double x_lo; /* the spatial domain */
+    double x_lo; /* the mesh's domain, in mesh coordinates */
     double x_hi;
-    double bc_lo;  /* the field's fixed value at x_lo */
-    double bc_hi;  /* ... and at x_hi */
-    int half_band; /* half-bandwidth of the Jacobian (stencil reach) */
-    int min_mesh;  /* the coarsest mesh the stencil accepts */
-    double (*u0)(const mol_ctx *c, double x);
-    int (*rhs)(const mol_ctx *c, const double *u, double *du);
+    int n_comp;    /* unknowns per node; 0 means 1 */
+    int half_band; /* stencil reach in nodes */
+    int min_mesh;  /* the coarsest mesh the stencil accepts; 0 for an ODE */
+    int nonneg;    /* ask CVODE to keep every unknown >= 0 */
+    double bc_lo[MOL_MAX_COMP]; /* fixed boundary values per component */
+    double bc_hi[MOL_MAX_COMP];
+    /* Optional: boundary values at time t, overriding bc_lo and bc_hi. */
+    void (*bc)(const mol_ctx *c, double t, double *lo, double *hi);
+    double (*u0)(const mol_ctx *c, int k, double x);
+    int (*rhs)(const mol_ctx *c, double t, const double *const *u,
+               double *const *du);
+    /* Optional: the outputs from the full fields, [output][node]; without
+     * it output k is component k. */
+    void (*outputs)(const mol_ctx *c, const double *const *u, double *out);
+    /* Optional: the mesh coordinate of a coordinate value (x = log(S/K)
+     * for a price); without it they are the same. */
+    double (*to_mesh)(const mol_ctx *c, double coord);
 };
 
-/* The built-in problems (heat1d.c, burgers1d.c). */
+/* The built-in problems, one file each. */
 extern const tb_problem tbs_heat1d;
 extern const tb_problem tbs_burgers1d;
+extern const tb_problem tbs_blackscholes;
+extern const tb_problem tbs_robertson;
+extern const tb_problem tbs_americanput;
+extern const tb_problem tbs_fhn1d;
+
+/* Problems loaded from plugins (plugin.c): how many, and the i-th. */
+int tbs_plugin_count(void);
+const tb_problem *tbs_plugin_at(int i);
+
+/* ---- the log-price mesh of the option problems (logprice.c) ---- */
+
+#define TBS_LP_STRIKE 100.0
+#define TBS_LP_XI_FAR 3.8716347563877314 /* asinh(6 / 0.25): |x| <= 6 */
+
+/* The log-price x = log(S / K) of mesh coordinate xi. */
+double tbs_lp_x(double xi);
+
+/* The mesh coordinate of a price S (a to_mesh operation). */
+double tbs_lp_to_mesh(const mol_ctx *c, double s);
+
+/* The payoff at mesh node xi, cell-averaged next to the kink: a call's
+ * K (e^x - 1)^+ when call, else a put's K (1 - e^x)^+. */
+double tbs_lp_payoff(const mol_ctx *c, double xi, int call);
+
+/* The Black-Scholes operator sigma^2/2 V_xx + (r - sigma^2/2) V_x - r V at
+ * interior node i of field u. */
+double tbs_lp_operator(const mol_ctx *c, const double *u, int i, double sigma,
+                       double r);
+
+/* Price and delta at every node, [output][node] (an outputs operation). */
+void tbs_lp_outputs(const mol_ctx *c, const double *const *f, double *out);
 
 /*
- * Called once per requested time j with the fields: n_outputs rows of
- * mesh + 1 node values each, [output][node].  Returns 0 to go on or a
- * negative status to stop the solve.
+ * Called once per requested time j with the outputs: n_outputs rows of
+ * mesh + 1 node values each (1 for an ODE), [output][node].  Returns 0 to
+ * go on or a negative status to stop the solve.
  */
 typedef int (*mol_visit_fn)(void *data, int j, const mol_ctx *c,
                             const double *fields);
@@ -74,8 +124,15 @@ int tbs_mol_solve(const tb_problem *p, const tb_solver_opts *o,
                   const double *params, const double *times, int nt,
                   mol_visit_fn visit, void *data, tb_error *err);
 
-/* The field f (mesh + 1 node values) at x, by cubic interpolation on the
- * four nearest nodes; exactly the node value when x falls on a node. */
+/* The nodes in one output row: mesh + 1, or 1 for an ODE. */
+static inline size_t tbs_mol_nodes(const mol_ctx *c)
+{
+    return c->mesh > 0 ? (size_t)c->mesh + 1 : 1;
+}
+
+/* The output row f (mesh + 1 node values) at coordinate x, by cubic
+ * interpolation on the four nearest nodes; exactly the node value when x
+ * falls on a node.  For an ODE, f[0]. */
 double tbs_mol_interp(const mol_ctx *c, const double *f, double x);
 
 /* Write "name=value name=value" for a parameter tuple into buf. */

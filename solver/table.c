@@ -96,6 +96,14 @@ int tbs_table_check_axes(const tb_table *t, size_t *nodes, char *why)
                      a->name, a->lo, a->hi, a->n);
             return -1;
         }
+        if (!tb_spacing_name(a->spacing) ||
+            (a->spacing == TB_SPACING_LOG && !(a->lo > 0))) {
+            snprintf(why, TBS_WHY,
+                     "axis %s has spacing %d from %g; expected uniform, "
+                     "cheb, or log with lo > 0",
+                     a->name, a->spacing, a->lo);
+            return -1;
+        }
         if ((size_t)a->n > SIZE_MAX / sizeof(double) / TB_MAX_OUTPUTS / n) {
             snprintf(why, TBS_WHY, "the grid has too many nodes");
             return -1;
@@ -182,7 +190,8 @@ static int write_axis(hid_t group, const tb_axis *a)
         rc = tbs_h5_put_double(dset, "lo", a->lo) |
              tbs_h5_put_double(dset, "hi", a->hi) |
              tbs_h5_put_long(dset, "n", a->n, H5T_STD_I32LE) |
-             tbs_h5_put_str(dset, "unit", a->unit);
+             tbs_h5_put_str(dset, "unit", a->unit) |
+             tbs_h5_put_str(dset, "spacing", tb_spacing_name(a->spacing));
     if (dset >= 0 && H5Dclose(dset) < 0)
         rc = -1;
     free(v);
@@ -303,6 +312,8 @@ int tb_table_write(const tb_table *t, const char *path, tb_error *err)
     if (!t || !path || !*path)
         return tb_error_set(err, TB_EINVAL, "tb_table_write",
                             "a table and a file name are both required");
+    if ((rc = tb_path_replaceable(path, err)) != 0)
+        return rc;
     if (check_table(t, why) != 0)
         return tb_error_set(err, TB_EINVAL, path,
                             "cannot write %s: the table is malformed: %s", path,

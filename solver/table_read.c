@@ -190,11 +190,12 @@ static int read_names(struct reader *r, tb_table *t)
     return TB_OK;
 }
 
-/* Check that the stored node values are the axis's uniform nodes. */
+/* Check that the stored node values are the axis's nodes, within 1e-9 of
+ * the range (of the node itself on a logarithmic axis). */
 static int check_nodes(struct reader *r, hid_t dset, const tb_axis *a)
 {
     double *v = malloc(sizeof(double) * (size_t)a->n);
-    double tol = 1e-9 * (a->hi - a->lo);
+    int log_axis = a->spacing == TB_SPACING_LOG;
     int rc = TB_OK;
 
     if (!v)
@@ -203,13 +204,37 @@ static int check_nodes(struct reader *r, hid_t dset, const tb_axis *a)
     if (H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
         rc = bad(r, "dataset /axes/%s cannot be read", a->name);
     for (int i = 0; rc == 0 && i < a->n; i++)
-        if (!(fabs(v[i] - tb_axis_node(a, i)) <= tol))
+        if (!(fabs(v[i] - tb_axis_node(a, i)) <=
+              1e-9 * (log_axis ? tb_axis_node(a, i) : a->hi - a->lo)))
             rc = bad(r,
                      "dataset /axes/%s: node %d is %.17g, expected %.17g "
                      "from lo, hi and n",
                      a->name, i, v[i], tb_axis_node(a, i));
     free(v);
     return rc;
+}
+
+/* The optional spacing attribute of an axis; uniform when absent (tables
+ * written before spacings existed). */
+static int read_spacing(struct reader *r, hid_t dset, const char *where,
+                        tb_axis *a)
+{
+    char name[16];
+    int rc;
+
+    a->spacing = TB_SPACING_UNIFORM;
+    if (H5Aexists(dset, "spacing") <= 0)
+        return TB_OK;
+    rc = get_str(r, dset, where, "spacing", name, sizeof(name));
+    if (rc)
+        return rc;
+    a->spacing = tb_spacing_parse(name);
+    if (a->spacing < 0)
+        return bad(r,
+                   "%s attribute spacing is '%s'; expected uniform, log "
+                   "or cheb",
+                   where, name);
+    return TB_OK;
 }
 
 /* Read one axis: its attributes, then its node values. */
@@ -234,6 +259,8 @@ static int read_axis(struct reader *r, hid_t group, tb_axis *a)
         rc = get_long(r, dset, where, "n", 2, INT_MAX, &n);
     if (!rc)
         rc = get_str(r, dset, where, "unit", a->unit, sizeof(a->unit));
+    if (!rc)
+        rc = read_spacing(r, dset, where, a);
     a->n = (int)n;
     if (!rc && !(isfinite(a->lo) && isfinite(a->hi) && a->lo < a->hi))
         rc = bad(r, "axis %s runs from %g to %g; expected lo < hi", a->name,

@@ -96,10 +96,18 @@ static void test_registry(void)
     const tb_problem *heat = tb_problem_find("heat1d");
     const tb_problem *burgers = tb_problem_find("burgers1d");
 
-    CHECK(tb_problem_count() == 2, "two problems (%d)", tb_problem_count());
+    static const char *const names[] = {"heat1d",       "burgers1d",
+                                        "blackscholes", "americanput",
+                                        "robertson",    "fhn1d"};
+    int n = (int)(sizeof(names) / sizeof(names[0]));
+
+    CHECK(tb_problem_count() == n, "%d problems (%d)", n, tb_problem_count());
+    for (int i = 0; i < n; i++)
+        CHECK(tb_problem_at(i) && tb_problem_find(names[i]) == tb_problem_at(i),
+              "problem %d is %s, found by name", i, names[i]);
     CHECK(heat && burgers, "both problems found by name");
     CHECK(tb_problem_find("nope") == NULL, "an unknown name gives NULL");
-    CHECK(tb_problem_at(2) == NULL && tb_problem_at(-1) == NULL,
+    CHECK(tb_problem_at(n) == NULL && tb_problem_at(-1) == NULL,
           "out-of-range index gives NULL");
     CHECK(tb_problem_input(heat, "t") == 2 && tb_problem_input(heat, "u") < 0,
           "inputs by name");
@@ -110,7 +118,9 @@ static void test_registry(void)
         tb_error err;
 
         tb_error_clear(&err);
-        CHECK(tb_solver_opts_resolve(p, &o, &err) == 0 && o.mesh > 0,
+        /* An ODE system (t its only coordinate) has mesh 0. */
+        CHECK(tb_solver_opts_resolve(p, &o, &err) == 0 &&
+                  (o.mesh > 0) == (p->n_coords > 1),
               "%s defaults resolve: %s", p->name, err.text);
         for (int k = 0; k < p->n_params + p->n_coords; k++)
             CHECK(tb_axis_check(p, k, &p->inputs[k], &err) == 0,
@@ -411,10 +421,14 @@ static void test_threads(void)
 {
     enum { NX = 33, NT = 9 };
     struct solve_job jobs[2] = {
-        {"heat1d", 0.3, {{"x", "m", 0, 1, NX}, {"t", "s", 0, 1, NT}}, NULL, 0},
+        {"heat1d",
+         0.3,
+         {{"x", "m", 0, 1, NX, 0}, {"t", "s", 0, 1, NT, 0}},
+         NULL,
+         0},
         {"burgers1d",
          0.05,
-         {{"x", "m", -1, 1, NX}, {"t", "s", 0, 1, NT}},
+         {{"x", "m", -1, 1, NX, 0}, {"t", "s", 0, 1, NT, 0}},
          NULL,
          0},
     };
@@ -438,6 +452,66 @@ static void test_threads(void)
     }
 }
 
+/* ---- mesh convergence ------------------------------------------------ */
+
+/* The outputs at 3 points on every mesh of meshes (all hold the points as
+ * nodes, so no interpolation enters), at tolerances far below the mesh
+ * error. */
+static void solve_meshes(const char *name, const double *in, const int *meshes,
+                         double out[3][3])
+{
+    const tb_problem *p = tb_problem_find(name);
+    tb_error err;
+
+    for (int k = 0; k < 3; k++) {
+        tb_solver_opts o = {.rtol = 1e-12, .atol = 1e-14, .mesh = meshes[k]};
+
+        tb_error_clear(&err);
+        CHECK(tb_solve_points(p, &o, in, 3, out[k], NULL, &err) == 0,
+              "%s on mesh %d: %s", name, meshes[k], err.text);
+    }
+}
+
+/* heat1d: halving h twice divides the error by 16 each time, fourth
+ * order (4 +- 0.3), against the exact solution. */
+static void test_heat_convergence(void)
+{
+    double in[9] = {0.5, 0.25, 0.5, 0.5, 0.5, 0.5, 0.5, 0.75, 0.5};
+    int meshes[3] = {8, 16, 32};
+    double out[3][3], e[3] = {0, 0, 0};
+
+    solve_meshes("heat1d", in, meshes, out);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 3; i++)
+            e[k] = fmax(e[k],
+                        fabs(out[k][i] - heat_exact(0.5, in[3 * i + 1], 0.5)));
+    printf("heat1d: error on meshes 8, 16, 32: %.3e %.3e %.3e, observed "
+           "orders %.2f %.2f\n",
+           e[0], e[1], e[2], log2(e[0] / e[1]), log2(e[1] / e[2]));
+    CHECK(fabs(log2(e[0] / e[1]) - 4) < 0.3 &&
+              fabs(log2(e[1] / e[2]) - 4) < 0.3,
+          "heat1d fourth order");
+}
+
+/* burgers1d at nu = 0.1 (a smooth solution): the differences between
+ * successive meshes fall by 4, second order (2 +- 0.2). */
+static void test_burgers_convergence(void)
+{
+    double in[9] = {0.1, -0.5, 0.5, 0.1, 0.25, 0.5, 0.1, 0.5, 0.5};
+    int meshes[3] = {64, 128, 256};
+    double out[3][3], d1 = 0, d2 = 0;
+
+    solve_meshes("burgers1d", in, meshes, out);
+    for (int i = 0; i < 3; i++) {
+        d1 = fmax(d1, fabs(out[0][i] - out[1][i]));
+        d2 = fmax(d2, fabs(out[1][i] - out[2][i]));
+    }
+    printf("burgers1d: differences on meshes 64, 128, 256: %.3e %.3e, "
+           "observed order %.2f\n",
+           d1, d2, log2(d1 / d2));
+    CHECK(fabs(log2(d1 / d2) - 2) < 0.2, "burgers1d second order");
+}
+
 int main(void)
 {
     tb_log_set_level(TB_LOG_ERROR);
@@ -451,5 +525,7 @@ int main(void)
     test_forced_failure();
     test_bad_inputs();
     test_threads();
+    test_heat_convergence();
+    test_burgers_convergence();
     return tu_finish("solver");
 }

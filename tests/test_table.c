@@ -138,7 +138,8 @@ static void check_same(const tb_table *a, const tb_table *b)
                   strcmp(a->axes[k].unit, b->axes[k].unit) == 0 &&
                   a->axes[k].lo == b->axes[k].lo &&
                   a->axes[k].hi == b->axes[k].hi &&
-                  a->axes[k].n == b->axes[k].n,
+                  a->axes[k].n == b->axes[k].n &&
+                  a->axes[k].spacing == b->axes[k].spacing,
               "axis %d read back", k);
     CHECK(strcmp(a->outputs[0], b->outputs[0]) == 0, "output name read back");
     CHECK(memcmp(&a->opts, &b->opts, sizeof(a->opts)) == 0,
@@ -317,6 +318,127 @@ static void test_damaged_files(const tb_table *t)
     tb_table_free(&back);
 }
 
+/* ---- axis spacings --------------------------------------------------- */
+
+/* Node values of each spacing: ends exact, log nodes a geometric series,
+ * Chebyshev-Lobatto nodes mid - half cos(pi i / (n - 1)). */
+static void test_axis_nodes(void)
+{
+    tb_axis u = {"t", "s", 1e-4, 1e10, 15, TB_SPACING_LOG};
+    tb_axis c = {"x", "m", -1, 3, 5, TB_SPACING_CHEB};
+
+    CHECK(tb_axis_node(&u, 0) == 1e-4 && tb_axis_node(&u, 14) == 1e10,
+          "log axis ends are exact");
+    for (int i = 0; i < 15; i++)
+        CHECK_NEAR(tb_axis_node(&u, i) / pow(10.0, -4.0 + i), 1.0, 1e-12,
+                   "log node is 10^(i-4)");
+    CHECK_NEAR(tb_axis_node(&c, 1), 1.0 - 2.0 * sqrt(0.5), 1e-14, "cheb 1");
+    CHECK(tb_axis_node(&c, 2) == 1.0 && tb_axis_node(&c, 4) == 3.0,
+          "cheb middle and end nodes");
+    CHECK(strcmp(tb_spacing_name(TB_SPACING_CHEB), "cheb") == 0 &&
+              tb_spacing_parse("log") == TB_SPACING_LOG &&
+              tb_spacing_parse("linear") == -1 && !tb_spacing_name(3),
+          "spacing names");
+}
+
+/* A log axis needs lo > 0; an unknown spacing is refused. */
+static void test_axis_checks(void)
+{
+    const tb_problem *p = tb_problem_find("heat1d");
+    tb_axis a = p->inputs[2];
+    tb_error err;
+
+    a.spacing = TB_SPACING_LOG;
+    tb_error_clear(&err);
+    CHECK(tb_axis_check(p, 2, &a, &err) == TB_EINVAL &&
+              strstr(err.text, "positive lower bound") &&
+              strcmp(err.where, "t") == 0,
+          "log axis from 0 refused: %s", err.text);
+    a.lo = 1e-3;
+    CHECK(tb_axis_check(p, 2, &a, NULL) == 0, "log axis from 1e-3 accepted");
+    a.spacing = 7;
+    tb_error_clear(&err);
+    CHECK(tb_axis_check(p, 2, &a, &err) == TB_EINVAL &&
+              strstr(err.text, "spacing 7"),
+          "spacing 7 refused: %s", err.text);
+}
+
+/* Tabulating on log and Chebyshev axes puts the solver at those nodes,
+ * and the file keeps the spacings. */
+static void test_spaced_table(void)
+{
+    const tb_problem *p = tb_problem_find("heat1d");
+    tb_axis axes[3];
+    tb_table t = {0};
+    double in[3], worst = 0;
+    tb_error err;
+
+    small_axes(axes);
+    axes[1].spacing = TB_SPACING_CHEB;
+    axes[2].spacing = TB_SPACING_LOG;
+    axes[2].lo = 1e-3;
+    tb_error_clear(&err);
+    CHECK(tb_tabulate(p, NULL, axes, 2, NULL, NULL, &t, &err) == 0,
+          "tabulate on cheb and log axes: %s", err.text);
+    for (size_t i = 0; i < t.n_nodes; i++) {
+        double want;
+
+        tb_table_node(&t, i, in);
+        want = exp(-in[0] * M_PI * M_PI * in[2]) * sin(M_PI * in[1]);
+        worst = fmax(worst, fabs(t.values[i] - want));
+    }
+    CHECK(worst < 1e-6, "heat1d on spaced nodes: max error %.3g", worst);
+    CHECK(t.axes[2].spacing == TB_SPACING_LOG, "the table keeps log");
+    test_round_trip(&t, "spaced.h5");
+    tb_table_free(&t);
+}
+
+/* Remove the spacing attribute from every axis, as in an older table. */
+static void edit_no_spacing(hid_t fid)
+{
+    const char *names[] = {"axes/alpha", "axes/x", "axes/t"};
+
+    for (int k = 0; k < 3; k++) {
+        hid_t d = H5Dopen2(fid, names[k], H5P_DEFAULT);
+
+        H5Adelete(d, "spacing");
+        H5Dclose(d);
+    }
+}
+
+/* Set an unknown spacing on the t axis. */
+static void edit_bad_spacing(hid_t fid)
+{
+    hid_t d = H5Dopen2(fid, "axes/t", H5P_DEFAULT);
+
+    put_fixed(d, "spacing", "linear"); /* works on any object */
+    H5Dclose(d);
+}
+
+/* Tables written before spacings existed read as uniform; an unknown
+ * spacing is refused. */
+static void test_spacing_files(const tb_table *t)
+{
+    char good[4200], bad[4200];
+    tb_table back;
+    tb_error err;
+
+    path_in(good, sizeof(good), "good-spacing.h5");
+    tb_error_clear(&err);
+    CHECK(tb_table_write(t, good, &err) == 0, "write: %s", err.text);
+
+    path_in(bad, sizeof(bad), "old.h5");
+    edit_copy(good, bad, edit_no_spacing);
+    tb_error_clear(&err);
+    CHECK(tb_table_read(bad, &back, &err) == 0, "old table read: %s", err.text);
+    CHECK(back.axes[1].spacing == TB_SPACING_UNIFORM, "old table is uniform");
+    tb_table_free(&back);
+
+    path_in(bad, sizeof(bad), "badspacing.h5");
+    edit_copy(good, bad, edit_bad_spacing);
+    expect_refused(bad, TB_EFORMAT, "spacing is 'linear'");
+}
+
 /* A write that cannot complete fails cleanly and leaves no file. */
 static void test_failed_writes(const tb_table *t)
 {
@@ -328,14 +450,15 @@ static void test_failed_writes(const tb_table *t)
     CHECK(tb_table_write(t, path, &err) == TB_EIO,
           "a missing folder is TB_EIO: %s", err.text);
 
-    /* The rename fails at the very end: the temp file must go. */
+    /* A folder in the way is refused before anything is written. */
     path_in(folder, sizeof(folder), "taken");
     mkdir(folder, 0700);
     snprintf(path, sizeof(path), "%s/inside", folder);
     fclose(fopen(path, "w"));
     tb_error_clear(&err);
-    CHECK(tb_table_write(t, folder, &err) == TB_EIO,
-          "renaming onto a folder is TB_EIO: %s", err.text);
+    CHECK(tb_table_write(t, folder, &err) == TB_EINVAL &&
+              strstr(err.text, "not a regular file"),
+          "writing onto a folder is refused: %s", err.text);
     CHECK(temp_files(tu_tmpdir()) == 0, "no temporary file left");
 
     /* Permissions only bind when not root. */
@@ -363,6 +486,10 @@ int main(void)
     test_round_trip(&failed, "failed.h5");
     test_damaged_files(&one);
     test_failed_writes(&one);
+    test_axis_nodes();
+    test_axis_checks();
+    test_spaced_table();
+    test_spacing_files(&one);
     tb_table_free(&one);
     tb_table_free(&failed);
     return tu_finish("table");
