@@ -16,12 +16,6 @@
 #include <string.h>
 
 /* The tensor datatypes a request may send, and the values each may hold. */
-struct dtype {
-    const char *name;
-    int integer; /* only JSON integers are accepted */
-    double limit;
-};
-
 static const struct dtype dtypes[] = {
     {"FP64", 0, DBL_MAX},
     {"FP32", 0, FLT_MAX},
@@ -31,28 +25,12 @@ static const struct dtype dtypes[] = {
 
 #define N_DTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
 
-/* One request, as it is decoded. */
-struct infer {
-    const struct entry *e;
-    const tb_server_opts *o;
-    const char *id; /* borrowed from the request document */
-    int verify;
-    size_t n; /* points */
-    const json_t *data[TB_MODEL_MAX_IN];
-    const struct dtype *type[TB_MODEL_MAX_IN];
-    const char *first; /* the input that set n, for messages */
-
-    double *x;    /* n rows of the model's inputs */
-    double *y;    /* n rows of the model's outputs */
-    double *pin;  /* n rows of the problem's inputs (verify) */
-    double *pout; /* n rows of the problem's outputs (verify) */
-    int *status;  /* per point solver status (verify) */
-    double *sol;  /* n rows of the model's outputs, from the solver */
-    double *diff; /* |y - sol| */
-};
-
-static void infer_free(struct infer *inf)
+/* Free what an infer record holds (not the record). */
+void infer_free(struct infer *inf)
 {
+    free(inf->clamped);
+    free(inf->cert);
+    free(inf->by_solver);
     free(inf->x);
     free(inf->y);
     free(inf->pin);
@@ -64,34 +42,62 @@ static void infer_free(struct infer *inf)
 
 /* ---- the document ------------------------------------------------------- */
 
-static int parse_body(const struct request *rq, json_t **root, tb_error *err)
+/* Set the domain policy from its name; NULL leaves the default. */
+int infer_policy(struct infer *inf, const char *name, const char *where,
+                 tb_error *err)
 {
-    json_error_t je;
-
-    if (rq->len == 0)
-        return tb_error_set(err, TB_EINVAL, "body",
-                            "the request body is empty; expected a JSON "
-                            "object with an \"inputs\" array");
-    *root = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je);
-    if (!*root)
-        return tb_error_set(err, TB_EINVAL, "body",
-                            "malformed JSON at line %d, column %d: %s; "
-                            "expected a JSON object with an \"inputs\" array",
-                            je.line, je.column, je.text);
-    if (!json_is_object(*root))
-        return tb_error_set(err, TB_EINVAL, "body",
-                            "the request body is %s; expected a JSON object "
-                            "with an \"inputs\" array",
-                            json_type_name(*root));
+    if (!name || strcmp(name, "refuse") == 0)
+        inf->clamp = 0;
+    else if (strcmp(name, "clamp") == 0)
+        inf->clamp = 1;
+    else
+        return tb_error_set(err, TB_EINVAL, where,
+                            "%s is '%.32s'; expected \"refuse\" (the "
+                            "default) or \"clamp\"",
+                            where, name);
     return 0;
 }
 
-/* "id" (echoed back) and "parameters" {"verify": bool}. */
+/* "tolerance": a number for every output, and "tolerance.OUTPUT" for one. */
+static int read_tolerance(const json_t *params, struct infer *inf,
+                          tb_error *err)
+{
+    const tb_model *m = &inf->e->model;
+    const json_t *all = json_object_get(params, "tolerance");
+    char key[TB_MODEL_NAME_MAX + 16];
+
+    if (all && (!json_is_number(all) ||
+                certify_tolerance(inf, json_number_value(all),
+                                  "parameters.tolerance", err) != 0))
+        return tb_error_set(err, TB_EINVAL, "parameters.tolerance",
+                            "parameters.tolerance is %s; expected a number "
+                            ">= 0",
+                            json_type_name(all));
+    for (int j = 0; j < m->n_out; j++) {
+        const json_t *one;
+
+        snprintf(key, sizeof(key), "tolerance.%s", m->out_name[j]);
+        one = json_object_get(params, key);
+        if (!one)
+            continue;
+        if (!json_is_number(one) || json_number_value(one) < 0)
+            return tb_error_set(err, TB_EINVAL, "parameters.tolerance",
+                                "parameters.%s is not a number >= 0", key);
+        for (int o = 0; o < m->n_out && !inf->has_tol; o++)
+            inf->tol[o] = INFINITY; /* outputs not named are not held */
+        inf->has_tol = 1;
+        inf->tol[j] = json_number_value(one);
+    }
+    return 0;
+}
+
+/* "id" (echoed back) and "parameters" {"verify": bool, "domain_policy":
+ * "refuse" | "clamp"}. */
 static int read_header(const json_t *root, struct infer *inf, tb_error *err)
 {
     const json_t *id = json_object_get(root, "id");
     const json_t *params = json_object_get(root, "parameters");
-    const json_t *verify;
+    const json_t *verify, *policy;
 
     if (id && !json_is_string(id))
         return tb_error_set(err, TB_EINVAL, "id",
@@ -109,7 +115,17 @@ static int read_header(const json_t *root, struct infer *inf, tb_error *err)
                             "parameters.verify is %s; expected true or false",
                             json_type_name(verify));
     inf->verify = verify && json_is_true(verify);
-    return 0;
+
+    policy = params ? json_object_get(params, "domain_policy") : NULL;
+    if (policy && !json_is_string(policy))
+        return tb_error_set(err, TB_EINVAL, "parameters.domain_policy",
+                            "parameters.domain_policy is %s; expected "
+                            "\"refuse\" or \"clamp\"",
+                            json_type_name(policy));
+    if (infer_policy(inf, json_string_value(policy), "parameters.domain_policy",
+                     err) != 0)
+        return err->code;
+    return params ? read_tolerance(params, inf, err) : 0;
 }
 
 /* ---- one input tensor --------------------------------------------------- */
@@ -310,8 +326,7 @@ static int read_value(const json_t *v, const struct dtype *t, const char *in,
     return 0;
 }
 
-/* Gather the points, row by row in the model's input order, and refuse
- * any outside the domain: the model never extrapolates. */
+/* Gather the points, row by row in the model's input order. */
 static int read_points(struct infer *inf, tb_error *err)
 {
     const tb_model *m = &inf->e->model;
@@ -320,20 +335,45 @@ static int read_points(struct infer *inf, tb_error *err)
     if (!inf->x)
         return json_nomem(err, "the request's points");
     for (int k = 0; k < m->n_in; k++) {
-        const tb_model_input *a = &m->in[k];
-
         for (size_t i = 0; i < inf->n; i++) {
             double *v = &inf->x[i * (size_t)m->n_in + (size_t)k];
 
             if (read_value(json_array_get(inf->data[k], i), inf->type[k],
-                           a->name, i, v, err) != 0)
+                           m->in[k].name, i, v, err) != 0)
                 return err->code;
-            if (*v < a->lo || *v > a->hi)
+        }
+    }
+    return 0;
+}
+
+/* Hold every point to the domain: refuse any outside it (the model never
+ * extrapolates) or, when the request asked for it, clamp it onto the
+ * domain's boundary and mark it. */
+static int check_domain(struct infer *inf, tb_error *err)
+{
+    const tb_model *m = &inf->e->model;
+    size_t n_in = (size_t)m->n_in;
+
+    if (inf->clamp && !(inf->clamped = calloc(inf->n, sizeof(int))))
+        return json_nomem(err, "the clamped points");
+    for (size_t i = 0; i < inf->n; i++) {
+        for (size_t k = 0; k < n_in; k++) {
+            const tb_model_input *a = &m->in[k];
+            double *v = &inf->x[i * n_in + k];
+
+            if (*v >= a->lo && *v <= a->hi)
+                continue;
+            if (!inf->clamp)
                 return tb_error_set(
                     err, TB_EDOMAIN, a->name,
                     "input '%s' is %.17g at point %zu, outside the model's "
-                    "domain [%.17g, %.17g]; the model does not extrapolate",
+                    "domain [%.17g, %.17g]; the model does not extrapolate "
+                    "(domain_policy \"clamp\" moves such points onto the "
+                    "domain)",
                     a->name, *v, i, a->lo, a->hi);
+            *v = *v < a->lo ? a->lo : a->hi;
+            inf->n_clamped += !inf->clamped[i];
+            inf->clamped[i] = 1;
         }
     }
     return 0;
@@ -504,19 +544,47 @@ static int encode(const struct infer *inf, struct reply *rep, tb_error *err)
 
     for (int j = 0; j < inf->e->model.n_out && rc == 0; j++)
         rc = add_output(outs, inf, (size_t)j);
+    if (rc == 0 && inf->clamp)
+        rc = json_array_append_new(
+                 outs, json_flags("clamped", inf->clamped, inf->n)) |
+             json_object_set_new(params, "clamped_points",
+                                 json_integer((json_int_t)inf->n_clamped));
     if (rc == 0)
         rc = json_add_report(params, &inf->e->model) |
-             add_verify_max(params, inf);
+             add_verify_max(params, inf) | certify_encode(inf, outs, params);
     if (rc != 0) {
         json_decref(outs);
         json_decref(params);
         return json_nomem(err, "the answer");
     }
 
-    rep->body = json_pack("{s:s, s:s, s:s*, s:o, s:o}", "model_name",
-                          inf->e->name, "model_version", "1", "id", inf->id,
-                          "parameters", params, "outputs", outs);
+    rep->body =
+        json_pack("{s:s, s:o, s:s*, s:o, s:o}", "model_name", inf->e->name,
+                  "model_version", json_sprintf("%ld", inf->e->version), "id",
+                  inf->id, "parameters", params, "outputs", outs);
     return rep->body ? 0 : json_nomem(err, "the answer");
+}
+
+/* Answer the points in inf->x: hold them to the domain, predict and, when
+ * asked, verify.  Returns 0 or a negative status with err saying why. */
+int infer_run(struct infer *inf, tb_error *err)
+{
+    double t0;
+
+    if (check_domain(inf, err) != 0)
+        return err->code;
+    if (inf->verify && verify_allowed(inf, err) != 0)
+        return err->code;
+    if (predict(inf, err) != 0 || certify_answers(inf, err) != 0)
+        return err->code;
+
+    t0 = tb_now();
+    if (inf->verify && verify(inf, err) != 0)
+        return err->code;
+    if (inf->verify)
+        tb_debug("verify model=%s points=%zu us=%.0f", inf->e->name, inf->n,
+                 1e6 * (tb_now() - t0));
+    return 0;
 }
 
 /* Answer an infer request for rq->entry (which the caller holds).  Returns
@@ -525,24 +593,20 @@ int infer_answer(struct request *rq, struct reply *rep, tb_error *err)
 {
     struct infer inf = {.e = rq->entry, .o = &rq->srv->opts};
     json_t *root = NULL;
-    double t0;
 
-    if (parse_body(rq, &root, err) != 0 || read_header(root, &inf, err) != 0 ||
+    if (json_parse_body(rq, &root, "a JSON object with an \"inputs\" array",
+                        err) != 0 ||
+        !json_is_object(root))
+        goto done;
+    if (read_header(root, &inf, err) != 0 ||
         read_inputs(root, &inf, err) != 0 || read_points(&inf, err) != 0)
         goto done;
-    if (inf.verify && verify_allowed(&inf, err) != 0)
-        goto done;
     rq->points = inf.n;
-
-    if (predict(&inf, err) != 0)
-        goto done;
-    t0 = tb_now();
-    if (inf.verify && verify(&inf, err) != 0)
-        goto done;
-    if (inf.verify)
-        tb_debug("verify model=%s points=%zu us=%.0f", inf.e->name, inf.n,
-                 1e6 * (tb_now() - t0));
-    encode(&inf, rep, err);
+    if (infer_run(&inf, err) == 0)
+        encode(&inf, rep, err);
+    if (inf.verify && inf.sol)
+        metrics_solver(&rq->srv->metrics, inf.n);
+    metrics_fallbacks(&rq->srv->metrics, inf.n_solver);
 
 done:
     json_decref(root);

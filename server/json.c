@@ -17,6 +17,66 @@ int json_nomem(tb_error *err, const char *where)
                         "out of memory while building %s", where);
 }
 
+/* Parse the request body as JSON, refusing duplicate keys; expected says
+ * what the body should be, for messages.  Returns 0 with *root owned by
+ * the caller, or TB_EINVAL. */
+int json_parse_body(const struct request *rq, json_t **root,
+                    const char *expected, tb_error *err)
+{
+    json_error_t je;
+
+    *root = NULL;
+    if (rq->len == 0)
+        return tb_error_set(err, TB_EINVAL, "body",
+                            "the request body is empty; expected %s", expected);
+    *root = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je);
+    if (!*root)
+        return tb_error_set(err, TB_EINVAL, "body",
+                            "malformed JSON at line %d, column %d: %s; "
+                            "expected %s",
+                            je.line, je.column, je.text, expected);
+    if (!json_is_object(*root) && !strstr(expected, "array of"))
+        return tb_error_set(err, TB_EINVAL, "body",
+                            "the request body is %s; expected %s",
+                            json_type_name(*root), expected);
+    return 0;
+}
+
+/* A BOOL tensor {"name","datatype":"BOOL","shape":[n],"data":[...]} of n
+ * flags.  NULL when memory ran out; the caller owns it. */
+json_t *json_flags(const char *name, const int *flags, size_t n)
+{
+    json_t *data = json_array();
+    int ok = data != NULL;
+
+    for (size_t i = 0; i < n && ok; i++)
+        ok = json_array_append_new(data, json_boolean(flags[i])) == 0;
+    if (!ok) {
+        json_decref(data);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:[I], s:o}", "name", name, "datatype", "BOOL",
+                     "shape", (json_int_t)n, "data", data);
+}
+
+/* A BYTES tensor "answered_by" saying per point "model" or "solver".  NULL
+ * when memory ran out; the caller owns it. */
+json_t *json_sources(const int *by_solver, size_t n)
+{
+    json_t *data = json_array();
+    int ok = data != NULL;
+
+    for (size_t i = 0; i < n && ok; i++)
+        ok = json_array_append_new(
+                 data, json_string(by_solver[i] ? "solver" : "model")) == 0;
+    if (!ok) {
+        json_decref(data);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:[I], s:o}", "name", "answered_by",
+                     "datatype", "BYTES", "shape", (json_int_t)n, "data", data);
+}
+
 /* A word for the JSON type of v, for error messages. */
 const char *json_type_name(const json_t *v)
 {
@@ -228,18 +288,47 @@ static json_t *parameters(const struct entry *e, const tb_server_opts *o)
     return p;
 }
 
-/* The metadata answer for GET /v2/models/NAME.  Returns 0 with *out owned
- * by the caller, or TB_ENOMEM. */
+/* The metadata answer for GET /v2/models/NAME[/versions/V]; versions (a
+ * JSON array of strings, stolen) lists every version served.  Returns 0
+ * with *out owned by the caller, or TB_ENOMEM. */
 int json_from_model(const struct entry *e, const tb_server_opts *o,
-                    json_t **out, tb_error *err)
+                    json_t *versions, json_t **out, tb_error *err)
 {
     const tb_model *m = &e->model;
 
-    *out = json_pack("{s:s, s:[s], s:s, s:o, s:o, s:o, s:o, s:o}", "name",
-                     e->name, "versions", "1", "platform", "tabula-mlp",
-                     "inputs", tensor_specs(m->n_in, input_name, m), "outputs",
+    *out = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "name",
+                     e->name, "version", json_sprintf("%ld", e->version),
+                     "versions", versions, "platform", "tabula-mlp", "inputs",
+                     tensor_specs(m->n_in, input_name, m), "outputs",
                      tensor_specs(m->n_out, output_name, m), "parameters",
                      parameters(e, o), "domain", domain(m), "error_report",
                      report(m));
     return *out ? 0 : json_nomem(err, "the model metadata");
+}
+
+/* One model in GET /v2/models: name, versions (stolen), the newest
+ * version's problem, domain and error report.  NULL when memory ran out. */
+json_t *json_model_summary(const struct entry *e, json_t *versions)
+{
+    const char *problem = tb_model_attr(&e->model, "problem");
+
+    return json_pack("{s:s, s:o, s:o, s:b, s:s?, s:o, s:o}", "name", e->name,
+                     "versions", versions, "version",
+                     json_sprintf("%ld", e->version), "ready", 1, "problem",
+                     problem, "domain", domain(&e->model), "error_report",
+                     report(&e->model));
+}
+
+/* The certified max absolute error of output j: the worst of the grid and
+ * the off-grid probes, or a negative number when neither was measured. */
+double json_certified(const tb_model *m, int j)
+{
+    const tb_report *r = &m->report;
+    double worst = -1;
+
+    if (r->n_grid > 0 && isfinite(r->grid_max_abs[j]))
+        worst = r->grid_max_abs[j];
+    if (r->n_probes > 0 && isfinite(r->probe_max_abs[j]))
+        worst = fmax(worst, r->probe_max_abs[j]);
+    return worst;
 }

@@ -1,7 +1,11 @@
 /*
  * registry.c - the models the service answers from.
  *
- * Every "*.h5" file in the models directory is one model, named for the file.
+ * Every "*.h5" file in the models directory is one model version: NAME.h5
+ * is version 1 of model NAME and NAME@V.h5 (V a whole number from 1) its
+ * version V.  Requests that name no version are answered by the newest.
+ * A model unloaded through the repository API is skipped by later scans
+ * until it is loaded again.
  * Entries are shared with requests by reference count: the registry holds
  * one reference per served entry and each request takes one under the lock
  * while it works, so a reload can publish a new set of entries at any time
@@ -169,6 +173,10 @@ static struct entry *entry_load(const char *path, const char *name,
                      e->model.n_in, e->model.n_out);
         goto fail;
     }
+    for (int k = 0, used = 0; k < e->model.n_in; k++)
+        used +=
+            snprintf(e->input_list + used, sizeof(e->input_list) - (size_t)used,
+                     "%s%s", k ? ", " : "", e->model.in[k].name);
     entry_verify_setup(e);
     e->refs = 1;
     return e;
@@ -202,22 +210,53 @@ static int list_push(struct list *l, struct entry *e)
     return 0;
 }
 
-/* The model name a directory entry stands for, or 0 when it is not a model
- * file: dotfiles, temporary files and names unfit for a URL are skipped. */
-static int model_name(const char *file, char *name, size_t size)
+/* Whether s is a whole number from 1 to 999999999; *v receives it. */
+static int parse_version(const char *s, size_t len, long *v)
+{
+    *v = 0;
+    if (len == 0 || len > 9 || s[0] == '0')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        *v = 10 * *v + (s[i] - '0');
+    }
+    return 1;
+}
+
+/* Whether c may appear in a model name. */
+static int name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* The model name and version a directory entry stands for, or 0 when it is
+ * not a model file: dotfiles, temporary files and names unfit for a URL
+ * are skipped. */
+static int model_name(const char *file, char *name, size_t size, long *version)
 {
     size_t len = strlen(file);
     size_t stem = len - (sizeof(suffix) - 1);
+    const char *at;
 
     if (len <= sizeof(suffix) - 1 || file[0] == '.' || stem >= size)
         return 0;
     if (strcmp(file + stem, suffix) != 0 || strstr(file, ".tmp"))
         return 0;
-    for (size_t i = 0; i < stem; i++) {
-        char c = file[i];
+    at = memchr(file, '@', stem);
+    *version = 1;
+    if (at && !parse_version(at + 1, stem - (size_t)(at + 1 - file), version)) {
+        tb_warn("models: skipping %s: expected NAME@V.h5 with V a whole "
+                "number from 1 to 999999999",
+                file);
+        return 0;
+    }
+    if (at)
+        stem = (size_t)(at - file);
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) {
+    for (size_t i = 0; i < stem; i++) {
+        if (!name_char(file[i])) {
             tb_warn("models: skipping %s: a model name may hold only "
                     "letters, digits, '_', '-' and '.'",
                     file);
@@ -226,17 +265,36 @@ static int model_name(const char *file, char *name, size_t size)
     }
     memcpy(name, file, stem);
     name[stem] = '\0';
-    return 1;
+    return stem > 0;
 }
 
-/* The served entry called name.  Only reload changes the list, and the
- * caller holds reload_lock, so reading it needs no other lock. */
-static struct entry *current(struct registry *r, const char *name)
+/* Whether name was unloaded through the repository API. */
+static int is_unloaded(const struct registry *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_unloaded; i++)
+        if (strcmp(r->unloaded[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The served entry for name and version.  Only reload changes the list,
+ * and the caller holds reload_lock, so reading it needs no other lock. */
+static struct entry *current(struct registry *r, const char *name, long version)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->entries[i]->name, name) == 0 &&
+            r->entries[i]->version == version)
+            return r->entries[i];
+    return NULL;
+}
+
+/* Whether any version of name is served; the caller holds reload_lock. */
+static int current_any(struct registry *r, const char *name)
 {
     for (size_t i = 0; i < r->n; i++)
         if (strcmp(r->entries[i]->name, name) == 0)
-            return r->entries[i];
-    return NULL;
+            return 1;
+    return 0;
 }
 
 static struct entry *take(struct registry *r, struct entry *e)
@@ -251,10 +309,10 @@ static struct entry *take(struct registry *r, struct entry *e)
  * the current one when the file is unchanged or its replacement is broken,
  * a freshly loaded one, or NULL when the file is not served. */
 static struct entry *scan_file(struct registry *r, const char *file,
-                               const char *name)
+                               const char *name, long version)
 {
     char path[PATH_MAX];
-    struct entry *old = current(r, name);
+    struct entry *old = current(r, name, version);
     struct entry *e;
     struct stat st;
     tb_error err;
@@ -270,22 +328,31 @@ static struct entry *scan_file(struct registry *r, const char *file,
 
     e = entry_load(path, name, &st, &err);
     if (e) {
-        tb_info("models: %s model %s from %s (%d inputs, %d outputs)",
-                old ? "reloaded" : "loaded", name, path, e->model.n_in,
+        e->version = version;
+        tb_info("models: %s model %s version %ld from %s (%d inputs, %d "
+                "outputs)",
+                old ? "reloaded" : "loaded", name, version, path, e->model.n_in,
                 e->model.n_out);
         return e;
     }
+    __atomic_add_fetch(&r->load_failures, 1, __ATOMIC_RELAXED);
+    snprintf(r->last_failure, sizeof(r->last_failure), "%s: %s", file,
+             err.text);
     tb_warn("models: cannot load %s: %s; %s", path, err.text,
             old ? "the previous version keeps serving" : "it is not served");
     return old ? take(r, old) : NULL;
 }
 
+/* Entries by name, then oldest version first. */
 static int by_name(const void *a, const void *b)
 {
     const struct entry *const *x = a;
     const struct entry *const *y = b;
+    int c = strcmp((*x)->name, (*y)->name);
 
-    return strcmp((*x)->name, (*y)->name);
+    if (c != 0)
+        return c;
+    return ((*x)->version > (*y)->version) - ((*x)->version < (*y)->version);
 }
 
 /* Read the directory into l; returns 0 or a negative status. */
@@ -294,6 +361,7 @@ static int scan_dir(struct registry *r, struct list *l, tb_error *err)
     DIR *d = opendir(r->dir);
     struct dirent *de;
     char name[SERVER_NAME_MAX];
+    long version;
     int rc = 0;
 
     if (!d)
@@ -303,9 +371,10 @@ static int scan_dir(struct registry *r, struct list *l, tb_error *err)
     while (rc == 0 && (de = readdir(d))) {
         struct entry *e;
 
-        if (!model_name(de->d_name, name, sizeof(name)))
+        if (!model_name(de->d_name, name, sizeof(name), &version) ||
+            is_unloaded(r, name))
             continue;
-        e = scan_file(r, de->d_name, name);
+        e = scan_file(r, de->d_name, name, version);
         if (e && list_push(l, e) != 0) {
             registry_put(r, e);
             rc = json_nomem(err, r->dir);
@@ -313,6 +382,26 @@ static int scan_dir(struct registry *r, struct list *l, tb_error *err)
     }
     closedir(d);
     return rc;
+}
+
+/* NAME.h5 and NAME@1.h5 are both version 1: keep the first, say so. */
+static void drop_duplicates(struct registry *r, struct list *l)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < l->n; i++) {
+        struct entry *e = l->v[i];
+
+        if (kept > 0 && by_name(&l->v[kept - 1], &e) == 0) {
+            tb_warn("models: %s and %s are both version %ld of %s; serving "
+                    "the first",
+                    l->v[kept - 1]->path, e->path, e->version, e->name);
+            registry_put(r, e);
+            continue;
+        }
+        l->v[kept++] = e;
+    }
+    l->n = kept;
 }
 
 /* Publish l as the served set and let go of the previous one. */
@@ -323,6 +412,7 @@ static void publish(struct registry *r, struct list *l)
 
     if (l->n > 1)
         qsort(l->v, l->n, sizeof(*l->v), by_name);
+    drop_duplicates(r, l);
     pthread_mutex_lock(&r->lock);
     old = r->entries;
     n_old = r->n;
@@ -333,8 +423,9 @@ static void publish(struct registry *r, struct list *l)
     for (size_t i = 0; i < n_old; i++) {
         struct entry *e = old[i];
 
-        if (!current(r, e->name))
-            tb_info("models: %s is no longer served", e->name);
+        if (!current(r, e->name, e->version))
+            tb_info("models: %s version %ld is no longer served", e->name,
+                    e->version);
         registry_put(r, e);
     }
     free(old);
@@ -375,16 +466,17 @@ int registry_reload(struct registry *r, tb_error *err)
     return rc;
 }
 
-/* The served model called name with a reference the caller must drop with
- * registry_put, or NULL. */
-struct entry *registry_get(struct registry *r, const char *name)
+/* The served version of name (0: the newest) with a reference the caller
+ * must drop with registry_put, or NULL. */
+struct entry *registry_get(struct registry *r, const char *name, long version)
 {
     struct entry *e = NULL;
 
     pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->n && !e; i++)
-        if (strcmp(r->entries[i]->name, name) == 0)
-            e = r->entries[i];
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->entries[i]->name, name) == 0 &&
+            (version == 0 || r->entries[i]->version == version))
+            e = r->entries[i]; /* sorted: the last match is the newest */
     if (e)
         e->refs++;
     pthread_mutex_unlock(&r->lock);
@@ -416,25 +508,171 @@ size_t registry_count(struct registry *r)
     return n;
 }
 
-/* A new JSON array of {"name","versions","ready"} for every served model,
- * or NULL when memory ran out.  The caller owns it. */
-json_t *registry_list(struct registry *r)
+/* A new JSON array of the version strings of name, oldest first (empty
+ * when none is served), or NULL when memory ran out. */
+json_t *registry_versions(struct registry *r, const char *name)
 {
     json_t *list = json_array();
     int ok = list != NULL;
 
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->n && ok; i++)
-        ok = json_array_append_new(list,
-                                   json_pack("{s:s, s:[s], s:b}", "name",
-                                             r->entries[i]->name, "versions",
-                                             "1", "ready", 1)) == 0;
+        if (strcmp(r->entries[i]->name, name) == 0)
+            ok = json_array_append_new(
+                     list, json_sprintf("%ld", r->entries[i]->version)) == 0;
     pthread_mutex_unlock(&r->lock);
     if (!ok) {
         json_decref(list);
         return NULL;
     }
     return list;
+}
+
+/* A new JSON array with one summary per served model (its newest version:
+ * name, versions, problem, domain, error report), or NULL when memory ran
+ * out.  The caller owns it. */
+json_t *registry_list(struct registry *r)
+{
+    json_t *list = json_array();
+    int ok = list != NULL;
+
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n && ok; i++) {
+        const struct entry *e = r->entries[i];
+        json_t *versions;
+
+        if (i + 1 < r->n && strcmp(r->entries[i + 1]->name, e->name) == 0)
+            continue; /* not the newest */
+        versions = json_array();
+        for (size_t k = 0; k <= i && versions; k++)
+            if (strcmp(r->entries[k]->name, e->name) == 0 &&
+                json_array_append_new(
+                    versions, json_sprintf("%ld", r->entries[k]->version)) != 0)
+                break;
+        ok = json_array_append_new(list, json_model_summary(e, versions)) == 0;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!ok) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* The repository index: {"name","version","state"} for every served
+ * version and {"name","state":"UNAVAILABLE","reason"} for every unloaded
+ * model.  NULL when memory ran out. */
+json_t *registry_index(struct registry *r)
+{
+    json_t *list = json_array();
+    int ok = list != NULL;
+
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n && ok; i++)
+        ok = json_array_append_new(
+                 list, json_pack("{s:s, s:o, s:s}", "name", r->entries[i]->name,
+                                 "version",
+                                 json_sprintf("%ld", r->entries[i]->version),
+                                 "state", "READY")) == 0;
+    for (size_t i = 0; i < r->n_unloaded && ok; i++)
+        ok = json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name",
+                                                   r->unloaded[i], "state",
+                                                   "UNAVAILABLE", "reason",
+                                                   "unloaded")) == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (!ok) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* Stop serving every version of name until registry_load.  Returns 0,
+ * TB_NOT_FOUND when nothing by that name is served, or TB_ENOMEM. */
+int registry_unload(struct registry *r, const char *name, tb_error *err)
+{
+    struct list l = {0};
+    char **u;
+    int rc = 0;
+
+    pthread_mutex_lock(&r->reload_lock);
+    if (!current_any(r, name)) {
+        rc = tb_error_set(err, TB_NOT_FOUND, "model",
+                          "no model named '%s' is served; GET /v2/models "
+                          "lists the models",
+                          name);
+        goto done;
+    }
+    pthread_mutex_lock(&r->lock);
+    u = realloc(r->unloaded, (r->n_unloaded + 1) * sizeof(*u));
+    if (u)
+        r->unloaded = u;
+    if (u && (u[r->n_unloaded] = strdup(name)))
+        r->n_unloaded++;
+    else
+        rc = json_nomem(err, "the unloaded list");
+    pthread_mutex_unlock(&r->lock);
+    if (rc != 0)
+        goto done;
+
+    /* Publish the served set without it. */
+    for (size_t i = 0; i < r->n && rc == 0; i++)
+        if (strcmp(r->entries[i]->name, name) != 0)
+            rc = list_push(&l, take(r, r->entries[i]));
+    if (rc != 0) {
+        for (size_t i = 0; i < l.n; i++)
+            registry_put(r, l.v[i]);
+        free(l.v);
+        rc = json_nomem(err, "the model list");
+        goto done;
+    }
+    publish(r, &l);
+    tb_info("models: %s unloaded through the repository API", name);
+
+done:
+    pthread_mutex_unlock(&r->reload_lock);
+    return rc;
+}
+
+/* Forget that name was unloaded. */
+static void forget_unloaded(struct registry *r, const char *name)
+{
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n_unloaded; i++) {
+        if (strcmp(r->unloaded[i], name) != 0)
+            continue;
+        free(r->unloaded[i]);
+        r->unloaded[i] = r->unloaded[--r->n_unloaded];
+        break;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Load (or reload) name from the models directory: the whole directory is
+ * rescanned, so every change in it takes effect.  Returns 0, or
+ * TB_NOT_FOUND with why when no version of name could be loaded. */
+int registry_load(struct registry *r, const char *name, tb_error *err)
+{
+    int rc;
+
+    pthread_mutex_lock(&r->reload_lock);
+    forget_unloaded(r, name);
+    r->last_failure[0] = '\0';
+    pthread_mutex_unlock(&r->reload_lock);
+
+    rc = registry_reload(r, err);
+    if (rc < 0)
+        return rc;
+    rc = 0;
+    pthread_mutex_lock(&r->reload_lock);
+    if (!current_any(r, name))
+        rc = tb_error_set(err, TB_NOT_FOUND, "model",
+                          "no loadable file for model '%s' in the models "
+                          "directory (expected %s.h5 or %s@V.h5)%s%s",
+                          name, name, name, r->last_failure[0] ? "; " : "",
+                          r->last_failure);
+    pthread_mutex_unlock(&r->reload_lock);
+    return rc;
 }
 
 /* Let go of every entry (requests must be finished) and free r. */
@@ -444,6 +682,9 @@ void registry_free(struct registry *r)
         return;
     for (size_t i = 0; i < r->n; i++)
         registry_put(r, r->entries[i]);
+    for (size_t i = 0; i < r->n_unloaded; i++)
+        free(r->unloaded[i]);
+    free(r->unloaded);
     free(r->entries);
     free(r->dir);
     pthread_mutex_destroy(&r->lock);

@@ -8,6 +8,8 @@
  */
 #include "server_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- handlers ----------------------------------------------------------- */
@@ -15,8 +17,8 @@
 static int server_meta(struct request *rq, struct reply *rep, tb_error *err)
 {
     (void)rq;
-    rep->body = json_pack("{s:s, s:s, s:[]}", "name", "tabula", "version",
-                          tb_version(), "extensions");
+    rep->body = json_pack("{s:s, s:s, s:[s]}", "name", "tabula", "version",
+                          tb_version(), "extensions", "model_repository");
     return rep->body ? 0 : json_nomem(err, "the server metadata");
 }
 
@@ -48,19 +50,28 @@ static int model_list(struct request *rq, struct reply *rep, tb_error *err)
 static int find_model(struct request *rq, int versioned, tb_error *err)
 {
     const char *name = rq->args[0];
+    long version = 0;
 
-    if (versioned && strcmp(rq->args[1], "1") != 0)
+    if (versioned && tb_parse_long(rq->args[1], 1, 999999999, &version) != 0)
         return tb_error_set(err, TB_NOT_FOUND, "version",
-                            "model %s has no version '%s'; its one version "
-                            "is \"1\"",
-                            name, rq->args[1]);
-    rq->entry = registry_get(&rq->srv->reg, name);
-    if (!rq->entry)
-        return tb_error_set(err, TB_NOT_FOUND, "model",
-                            "no model named '%s' is served; GET /v2/models "
-                            "lists the models",
-                            name);
-    return 0;
+                            "'%.32s' is not a model version; expected a "
+                            "whole number such as \"1\"",
+                            rq->args[1]);
+    rq->entry = registry_get(&rq->srv->reg, name, version);
+    if (rq->entry)
+        return 0;
+    if (versioned && (rq->entry = registry_get(&rq->srv->reg, name, 0))) {
+        registry_put(&rq->srv->reg, rq->entry);
+        rq->entry = NULL;
+        return tb_error_set(err, TB_NOT_FOUND, "version",
+                            "model %s has no version %ld; GET /v2/models/%s "
+                            "lists its versions",
+                            name, version, name);
+    }
+    return tb_error_set(err, TB_NOT_FOUND, "model",
+                        "no model named '%s' is served; GET /v2/models "
+                        "lists the models",
+                        name);
 }
 
 static int metadata(struct request *rq, struct reply *rep, tb_error *err,
@@ -68,7 +79,9 @@ static int metadata(struct request *rq, struct reply *rep, tb_error *err,
 {
     if (find_model(rq, versioned, err) != 0)
         return err->code;
-    return json_from_model(rq->entry, &rq->srv->opts, &rep->body, err);
+    return json_from_model(rq->entry, &rq->srv->opts,
+                           registry_versions(&rq->srv->reg, rq->entry->name),
+                           &rep->body, err);
 }
 
 static int ready(struct request *rq, struct reply *rep, tb_error *err,
@@ -76,7 +89,8 @@ static int ready(struct request *rq, struct reply *rep, tb_error *err,
 {
     if (find_model(rq, versioned, err) != 0)
         return err->code;
-    rep->body = json_pack("{s:s, s:b}", "name", rq->entry->name, "ready", 1);
+    rep->body = json_pack("{s:s, s:o, s:b}", "name", rq->entry->name, "version",
+                          json_sprintf("%ld", rq->entry->version), "ready", 1);
     return rep->body ? 0 : json_nomem(err, "the ready answer");
 }
 
@@ -118,6 +132,48 @@ static int model_infer_v(struct request *rq, struct reply *rep, tb_error *err)
     return infer(rq, rep, err, 1);
 }
 
+static int plain_predict(struct request *rq, struct reply *rep, tb_error *err)
+{
+    if (find_model(rq, 0, err) != 0)
+        return err->code;
+    return predict_answer(rq, rep, err);
+}
+
+/* GET /metrics in the Prometheus text format. */
+static int metrics_route(struct request *rq, struct reply *rep, tb_error *err)
+{
+    rep->text = metrics_text(&rq->srv->metrics, &rq->srv->reg);
+    rep->type = "text/plain; version=0.0.4";
+    return rep->text ? 0 : json_nomem(err, "the metrics");
+}
+
+/* ---- the model repository extension ------------------------------------ */
+
+static int repo_index(struct request *rq, struct reply *rep, tb_error *err)
+{
+    rep->body = registry_index(&rq->srv->reg);
+    return rep->body ? 0 : json_nomem(err, "the repository index");
+}
+
+/* Load (or reload) a model from the models directory. */
+static int repo_load(struct request *rq, struct reply *rep, tb_error *err)
+{
+    if (registry_load(&rq->srv->reg, rq->args[0], err) != 0)
+        return err->code;
+    rep->body = json_pack("{s:s, s:s}", "name", rq->args[0], "state", "READY");
+    return rep->body ? 0 : json_nomem(err, "the load answer");
+}
+
+/* Stop serving a model until it is loaded again. */
+static int repo_unload(struct request *rq, struct reply *rep, tb_error *err)
+{
+    if (registry_unload(&rq->srv->reg, rq->args[0], err) != 0)
+        return err->code;
+    rep->body =
+        json_pack("{s:s, s:s}", "name", rq->args[0], "state", "UNAVAILABLE");
+    return rep->body ? 0 : json_nomem(err, "the unload answer");
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 struct route {
@@ -137,6 +193,11 @@ static const struct route routes[] = {
     {"GET", "/v2/models/*/versions/*", model_meta_v},
     {"GET", "/v2/models/*/versions/*/ready", model_ready_v},
     {"POST", "/v2/models/*/versions/*/infer", model_infer_v},
+    {"POST", "/v2/repository/index", repo_index},
+    {"POST", "/v2/repository/models/*/load", repo_load},
+    {"POST", "/v2/repository/models/*/unload", repo_unload},
+    {"POST", "/v1/models/*/predict", plain_predict},
+    {"GET", "/metrics", metrics_route},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -201,6 +262,20 @@ static const struct route *find_route(struct request *rq)
     return NULL;
 }
 
+/* The pattern of the route answering rq (whichever method), or
+ * "unmatched", for metrics labels. */
+const char *route_label(struct request *rq)
+{
+    char args[SERVER_MAX_ARGS][SERVER_NAME_MAX];
+
+    if (rq->route)
+        return rq->route;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (match(routes[i].pattern, rq->url, args))
+            return routes[i].pattern;
+    return "unmatched";
+}
+
 /* No route answers: 405 with an Allow header when another method would be
  * answered on this path, else 404. */
 static int no_route(struct request *rq, struct reply *rep, tb_error *err)
@@ -227,11 +302,14 @@ void route_dispatch(struct request *rq, struct reply *rep)
 
     tb_error_clear(&err);
     rep->status = MHD_HTTP_OK;
+    rq->route = r ? r->pattern : NULL;
     rc = r ? r->fn(rq, rep, &err) : no_route(rq, rep, &err);
     if (rc == 0)
         return;
 
     json_decref(rep->body);
+    free(rep->text);
+    rep->text = NULL;
     rep->status = tb_status_http(rc);
     rep->body = json_error_body(&err);
     tb_debug("request error status=%d code=%s where=%s", rep->status,

@@ -23,9 +23,6 @@
  * connection is dropped, as a multiple of body_limit. */
 #define DISCARD_FACTOR 16
 
-/* How long stopping waits for open connections to finish. */
-#define DRAIN_MS 5000
-
 /* ---- answering ---------------------------------------------------------- */
 
 /* The path, made safe for a log line. */
@@ -38,15 +35,21 @@ static void log_path(const char *url, char *out, size_t size)
     out[i] = '\0';
 }
 
-static void log_request(const struct request *rq, int status)
+/* Count the request in the metrics and, with the access log on (or at
+ * debug level), log it as one key=value record. */
+static void log_request(struct request *rq, int status)
 {
+    int level = rq->srv->opts.access_log ? TB_LOG_INFO : TB_LOG_DEBUG;
+    double seconds = tb_now() - rq->t0;
     char path[256];
 
-    if (tb_log_level() > TB_LOG_DEBUG)
+    metrics_request(&rq->srv->metrics, route_label(rq), status, seconds,
+                    status == MHD_HTTP_OK ? rq->points : 0);
+    if (tb_log_level() > level)
         return;
     log_path(rq->url, path, sizeof(path));
-    tb_debug("request method=%s path=%s status=%d points=%zu us=%.0f",
-             rq->method, path, status, rq->points, 1e6 * (tb_now() - rq->t0));
+    tb_log(level, "request method=%s path=%s status=%d points=%zu us=%.0f",
+           rq->method, path, status, rq->points, 1e6 * seconds);
 }
 
 /* Queue rep as the response to rq and let go of the model it used.
@@ -56,9 +59,10 @@ static enum MHD_Result send_reply(struct request *rq, struct reply *rep)
 {
     struct MHD_Response *resp = NULL;
     enum MHD_Result ok = MHD_NO;
-    char *text = NULL;
+    char *text = rep->text;
+    const char *type = rep->text ? rep->type : "application/json";
 
-    if (rep->body)
+    if (rep->body && !text)
         text = json_dumps(rep->body, JSON_COMPACT);
     if (text)
         resp = MHD_create_response_from_buffer(strlen(text), text,
@@ -68,8 +72,8 @@ static enum MHD_Result send_reply(struct request *rq, struct reply *rep)
         goto done;
     }
 
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json") == MHD_YES &&
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) ==
+            MHD_YES &&
         (!rep->allow[0] || MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                                    rep->allow) == MHD_YES))
         ok = MHD_queue_response(rq->conn, (unsigned)rep->status, resp);
@@ -259,6 +263,10 @@ void tb_server_opts_default(tb_server_opts *o)
     o->body_limit = 4u << 20;
     o->max_batch = 65536;
     o->max_verify = 16;
+    o->conn_limit = 1024;
+    o->conn_timeout = 30;
+    o->drain_ms = 5000;
+    o->solver_budget_ms = 1000;
 }
 
 static int check_opts(const tb_server_opts *o, tb_error *err)
@@ -277,6 +285,9 @@ static int check_opts(const tb_server_opts *o, tb_error *err)
     if (o->body_limit < 1 || o->max_batch < 1)
         return tb_error_set(err, TB_EINVAL, "limits",
                             "body_limit and max_batch must be at least 1");
+    if (o->conn_limit < 1 || o->conn_timeout < 1)
+        return tb_error_set(err, TB_EINVAL, "limits",
+                            "conn_limit and conn_timeout must be at least 1");
     return 0;
 }
 
@@ -317,7 +328,8 @@ static int listen_on(tb_server *s, tb_error *err)
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)SERVER_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->opts.conn_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, s->opts.conn_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     // clang-format on
@@ -361,6 +373,7 @@ int tb_server_start(const tb_server_opts *o, tb_server **out, tb_error *err)
     s = calloc(1, sizeof(*s));
     if (!s)
         return json_nomem(err, "the server");
+    metrics_init(&s->metrics);
 
     /* One BLAS thread per request thread: libmicrohttpd's pool is ours. */
     tb_model_set_threads(1);
@@ -413,14 +426,15 @@ static void drain(tb_server *s)
 
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
-    for (int i = 0; i < DRAIN_MS / 10; i++) {
+    for (unsigned i = 0; i < s->opts.drain_ms / 10; i++) {
         info =
             MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
         if (!info || info->num_connections == 0)
             return;
         usleep(10000);
     }
-    tb_warn("stopping with connections still open after %d ms", DRAIN_MS);
+    tb_warn("stopping with connections still open after %u ms",
+            s->opts.drain_ms);
 }
 
 /* Stop listening, let requests in flight finish, free everything. */
@@ -433,6 +447,7 @@ void tb_server_stop(tb_server *s)
         MHD_stop_daemon(s->daemon);
     }
     registry_free(&s->reg);
+    metrics_free(&s->metrics);
     free(s->models_dir);
     free(s->host);
     free(s);

@@ -18,6 +18,14 @@ typedef struct tb_server_opts {
     size_t body_limit;      /* request body bytes (default 4 MiB) */
     size_t max_batch;       /* points per request (default 65536) */
     size_t max_verify;      /* points per request the solver may check (16) */
+    unsigned conn_limit;    /* open connections at most (default 1024) */
+    unsigned conn_timeout;  /* seconds an idle connection is kept (30) */
+    unsigned drain_ms;      /* stopping waits this long for requests in
+                               flight (default 5000) */
+    int access_log;         /* one info record per request (default 0) */
+    unsigned solver_budget_ms; /* solver time per request for points the
+                                  model cannot certify within a client's
+                                  tolerance (default 1000) */
 } tb_server_opts;
 
 typedef struct tb_server tb_server;

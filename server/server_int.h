@@ -17,9 +17,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define SERVER_NAME_MAX  256 /* a model name: a file name minus ".h5" */
-#define SERVER_TIMEOUT_S 30  /* an idle connection is closed after this */
-#define SERVER_MAX_ARGS  2   /* "*" segments a route pattern may capture */
+#define SERVER_NAME_MAX 256 /* a model name: a file name minus ".h5" */
+#define SERVER_MAX_ARGS 2   /* "*" segments a route pattern may capture */
 
 /* ------------------------------------------------------------------------
  * registry.c: the served models, shared with requests by reference count.
@@ -29,6 +28,7 @@
  * registry_put. */
 struct entry {
     char name[SERVER_NAME_MAX];
+    long version; /* from the file name: NAME.h5 is 1, NAME@V.h5 is V */
     char *path;
     dev_t dev; /* the file's identity when it was loaded */
     ino_t ino;
@@ -36,6 +36,7 @@ struct entry {
     struct timespec mtime;
 
     tb_model model;
+    char input_list[160];             /* "alpha, x, t", for messages */
     const tb_problem *problem;        /* NULL: verification unavailable */
     char no_verify[320];              /* why it is unavailable */
     tb_solver_opts solver;            /* from the model's solver_* attrs */
@@ -49,17 +50,58 @@ struct registry {
     char *dir;
     pthread_mutex_t lock;        /* guards entries, n and every refs */
     pthread_mutex_t reload_lock; /* one reload, and so all HDF5, at a time */
-    struct entry **entries;      /* sorted by name; each holds one ref */
+    struct entry **entries;      /* by name, then version; one ref each */
     size_t n;
+    char **unloaded; /* names skipped by scans until loaded again */
+    size_t n_unloaded;
+    unsigned long load_failures; /* files that failed to load, ever */
+    char last_failure[400];      /* the last one's file and why */
 };
 
 int registry_init(struct registry *r, const char *dir, tb_error *err);
 int registry_reload(struct registry *r, tb_error *err);
-struct entry *registry_get(struct registry *r, const char *name);
+struct entry *registry_get(struct registry *r, const char *name, long version);
 void registry_put(struct registry *r, struct entry *e);
 size_t registry_count(struct registry *r);
 json_t *registry_list(struct registry *r);
+json_t *registry_versions(struct registry *r, const char *name);
+json_t *registry_index(struct registry *r);
+int registry_load(struct registry *r, const char *name, tb_error *err);
+int registry_unload(struct registry *r, const char *name, tb_error *err);
 void registry_free(struct registry *r);
+
+/* ------------------------------------------------------------------------
+ * metrics.c: counters for GET /metrics.
+ * ------------------------------------------------------------------------ */
+
+#define METRICS_BUCKETS 14 /* latency buckets, +Inf apart */
+#define METRICS_SLOTS   96 /* (route, status) pairs counted apart */
+
+struct metrics_count {
+    const char *route; /* a route pattern; compared by address */
+    int status;
+    unsigned long n;
+};
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct metrics_count counts[METRICS_SLOTS];
+    size_t n_counts;
+    unsigned long buckets[METRICS_BUCKETS + 1];
+    double latency_sum;
+    unsigned long latency_n;
+    unsigned long points;
+    unsigned long solver_points;
+    unsigned long solver_fallbacks;
+};
+
+void metrics_init(struct metrics *m);
+void metrics_free(struct metrics *m);
+void metrics_request(struct metrics *m, const char *route, int status,
+                     double seconds, size_t points);
+void metrics_solver(struct metrics *m, size_t points);
+void metrics_fallbacks(struct metrics *m, size_t points);
+char *metrics_text(struct metrics *m, struct registry *r);
 
 /* ------------------------------------------------------------------------
  * server.c and routes.c: one request and its answer.
@@ -72,6 +114,7 @@ struct tb_server {
     struct MHD_Daemon *daemon;
     int port;
     struct registry reg;
+    struct metrics metrics;
 };
 
 /* One HTTP request, from its headers to its queued response. */
@@ -90,15 +133,19 @@ struct request {
     int answered;  /* a response is queued */
 
     char args[SERVER_MAX_ARGS][SERVER_NAME_MAX]; /* the "*" segments */
+    const char *route;   /* the matched route pattern, for metrics */
     struct entry *entry; /* the model this request holds a reference to */
     size_t points;       /* points answered, for the request log */
 };
 
-/* What a route handler answers: an HTTP status and a JSON body. */
+/* What a route handler answers: an HTTP status and a JSON body (or, for
+ * the metrics, plain text). */
 struct reply {
     int status;
-    json_t *body;   /* owned by the reply */
-    char allow[32]; /* the Allow header of a 405, else empty */
+    json_t *body;     /* owned by the reply */
+    char *text;       /* owned by the reply; sent instead of body when set */
+    const char *type; /* the text's content type */
+    char allow[32];   /* the Allow header of a 405, else empty */
 };
 
 /* A route handler fills rep (status 200 unless it says otherwise) and
@@ -106,15 +153,71 @@ struct reply {
 typedef int (*route_fn)(struct request *rq, struct reply *rep, tb_error *err);
 
 void route_dispatch(struct request *rq, struct reply *rep);
+const char *route_label(struct request *rq);
 
 /* ------------------------------------------------------------------------
  * infer.c and json.c
  * ------------------------------------------------------------------------ */
 
+/* The tensor datatypes a request may send, and the values each may hold. */
+struct dtype {
+    const char *name;
+    int integer; /* only JSON integers are accepted */
+    double limit;
+};
+
+/* One inference request, as it is decoded and answered. */
+struct infer {
+    const struct entry *e;
+    const tb_server_opts *o;
+    const char *id; /* borrowed from the request document */
+    int verify;
+    int clamp; /* domain_policy "clamp": move outside points onto it */
+    size_t n;  /* points */
+    const json_t *data[TB_MODEL_MAX_IN];
+    const struct dtype *type[TB_MODEL_MAX_IN];
+    const char *first; /* the input that set n, for messages */
+
+    double *x;        /* n rows of the model's inputs */
+    int *clamped;     /* per point: it was moved onto the domain */
+    size_t n_clamped; /* points clamped */
+    double *y;        /* n rows of the model's outputs */
+    double *pin;      /* n rows of the problem's inputs (verify) */
+    double *pout;     /* n rows of the problem's outputs (verify) */
+    int *status;      /* per point solver status (verify) */
+    double *sol;      /* n rows of the model's outputs, from the solver */
+    double *diff;     /* |y - sol| */
+
+    int has_tol;                  /* the request gave a tolerance */
+    double tol[TB_MODEL_MAX_OUT]; /* per output */
+    double *cert;                 /* n rows: each answer's certified error */
+    int by_cell;                  /* cert comes from cell figures */
+    int *by_solver;               /* per point: the solver answered it */
+    size_t n_solver;              /* points the solver answered */
+    size_t n_unmet;               /* points left over the tolerance */
+};
+
 int infer_answer(struct request *rq, struct reply *rep, tb_error *err);
+int infer_policy(struct infer *inf, const char *name, const char *where,
+                 tb_error *err);
+int infer_run(struct infer *inf, tb_error *err);
+void infer_free(struct infer *inf);
+int predict_answer(struct request *rq, struct reply *rep, tb_error *err);
+
+int certify_answers(struct infer *inf, tb_error *err);
+int certify_tolerance(struct infer *inf, double v, const char *where,
+                      tb_error *err);
+int certify_encode(const struct infer *inf, json_t *outs, json_t *params);
+
+int json_parse_body(const struct request *rq, json_t **root,
+                    const char *expected, tb_error *err);
+json_t *json_flags(const char *name, const int *flags, size_t n);
+json_t *json_sources(const int *by_solver, size_t n);
 
 int json_from_model(const struct entry *e, const tb_server_opts *o,
-                    json_t **out, tb_error *err);
+                    json_t *versions, json_t **out, tb_error *err);
+json_t *json_model_summary(const struct entry *e, json_t *versions);
+double json_certified(const tb_model *m, int j);
 json_t *json_error_body(const tb_error *err);
 json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride);
 int json_add_report(json_t *params, const tb_model *m);

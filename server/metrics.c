@@ -1,0 +1,184 @@
+/*
+ * metrics.c - GET /metrics: counters kept per request, written in the
+ * Prometheus text format (version 0.0.4).
+ *
+ * Requests are counted by route pattern and status, their latency in a
+ * histogram, and the points served.  Model load failures come from the
+ * registry.  One mutex guards the counters: a request holds it for a few
+ * additions, far less than the work of answering.
+ */
+#include "server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Upper bounds of the latency buckets, in seconds. */
+static const double bounds[METRICS_BUCKETS] = {
+    50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
+    10e-3, 25e-3,  50e-3,  0.1,    0.25, 1,      5,
+};
+
+/* Prepare empty counters. */
+void metrics_init(struct metrics *m)
+{
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+}
+
+/* Release the counters. */
+void metrics_free(struct metrics *m)
+{
+    pthread_mutex_destroy(&m->lock);
+}
+
+/* The counter for (route, status); the last slot takes any overflow. */
+static struct metrics_count *slot(struct metrics *m, const char *route,
+                                  int status)
+{
+    for (size_t i = 0; i < m->n_counts; i++)
+        if (m->counts[i].route == route && m->counts[i].status == status)
+            return &m->counts[i];
+    if (m->n_counts == METRICS_SLOTS)
+        return &m->counts[METRICS_SLOTS - 1];
+    m->counts[m->n_counts] = (struct metrics_count){route, status, 0};
+    return &m->counts[m->n_counts++];
+}
+
+/* Count one answered request.  route must be a string that lives as long
+ * as the server (a route pattern). */
+void metrics_request(struct metrics *m, const char *route, int status,
+                     double seconds, size_t points)
+{
+    size_t b = 0;
+
+    while (b < METRICS_BUCKETS && seconds > bounds[b])
+        b++;
+    pthread_mutex_lock(&m->lock);
+    slot(m, route, status)->n++;
+    m->buckets[b]++;
+    m->latency_sum += seconds;
+    m->latency_n++;
+    m->points += points;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Count points answered by the solver (verification). */
+void metrics_solver(struct metrics *m, size_t points)
+{
+    pthread_mutex_lock(&m->lock);
+    m->solver_points += points;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Count points answered by the solver because of a client's tolerance. */
+void metrics_fallbacks(struct metrics *m, size_t points)
+{
+    pthread_mutex_lock(&m->lock);
+    m->solver_fallbacks += points;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the text format ---------------------------------------------------- */
+
+/* A growing text buffer; a failed append marks it failed. */
+struct text {
+    char *s;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+static void put(struct text *t, const char *fmt, ...) TB_PRINTF(2, 3);
+
+static void put(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    while (!t->failed) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+        } else if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        } else {
+            char *s = realloc(t->s, 2 * t->cap + (size_t)n);
+
+            t->failed = !s;
+            t->s = s ? s : t->s;
+            t->cap = s ? 2 * t->cap + (size_t)n : t->cap;
+        }
+    }
+}
+
+static void put_requests(struct text *t, const struct metrics *m)
+{
+    put(t, "# HELP tabula_requests_total HTTP requests answered, by route "
+           "pattern and status.\n# TYPE tabula_requests_total counter\n");
+    for (size_t i = 0; i < m->n_counts; i++)
+        put(t, "tabula_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
+            m->counts[i].route, m->counts[i].status, m->counts[i].n);
+}
+
+static void put_latency(struct text *t, const struct metrics *m)
+{
+    unsigned long cum = 0;
+
+    put(t, "# HELP tabula_request_duration_seconds Time from a request's "
+           "headers to its queued answer.\n"
+           "# TYPE tabula_request_duration_seconds histogram\n");
+    for (size_t b = 0; b < METRICS_BUCKETS; b++) {
+        cum += m->buckets[b];
+        put(t, "tabula_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
+            bounds[b], cum);
+    }
+    cum += m->buckets[METRICS_BUCKETS];
+    put(t,
+        "tabula_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+        "tabula_request_duration_seconds_sum %.9g\n"
+        "tabula_request_duration_seconds_count %lu\n",
+        cum, m->latency_sum, m->latency_n);
+}
+
+/* The whole exposition as a new string the caller frees, or NULL when
+ * memory ran out. */
+char *metrics_text(struct metrics *m, struct registry *r)
+{
+    struct text t = {.s = malloc(4096), .cap = 4096};
+
+    if (!t.s)
+        return NULL;
+    pthread_mutex_lock(&m->lock);
+    put_requests(&t, m);
+    put_latency(&t, m);
+    put(&t,
+        "# HELP tabula_points_total Points answered by inference.\n"
+        "# TYPE tabula_points_total counter\ntabula_points_total %lu\n"
+        "# HELP tabula_solver_points_total Points the solver answered "
+        "(verification).\n# TYPE tabula_solver_points_total counter\n"
+        "tabula_solver_points_total %lu\n"
+        "# HELP tabula_solver_fallbacks_total Points the solver answered "
+        "because the model could not certify the client's tolerance.\n"
+        "# TYPE tabula_solver_fallbacks_total counter\n"
+        "tabula_solver_fallbacks_total %lu\n",
+        m->points, m->solver_points, m->solver_fallbacks);
+    pthread_mutex_unlock(&m->lock);
+
+    put(&t,
+        "# HELP tabula_model_load_failures_total Model files that failed to "
+        "load.\n# TYPE tabula_model_load_failures_total counter\n"
+        "tabula_model_load_failures_total %lu\n"
+        "# HELP tabula_models Model versions served.\n"
+        "# TYPE tabula_models gauge\ntabula_models %zu\n",
+        __atomic_load_n(&r->load_failures, __ATOMIC_RELAXED),
+        registry_count(r));
+    if (t.failed) {
+        free(t.s);
+        return NULL;
+    }
+    return t.s;
+}
