@@ -536,12 +536,17 @@ static int add_verify_max(json_t *params, const struct infer *inf)
     return rc;
 }
 
+/* The answer document.  The model's name, version and error report were
+ * rendered when it was loaded; only this answer's own parameters and
+ * outputs are rendered here. */
 static int encode(const struct infer *inf, struct reply *rep, tb_error *err)
 {
     json_t *outs = json_array();
-    json_t *params = json_pack("{s:b}", "verified", inf->verify);
+    json_t *params = json_object();
     int rc = outs && params ? 0 : -1;
 
+    if (rc == 0)
+        rc = json_object_set_new(params, "verified", json_boolean(inf->verify));
     for (int j = 0; j < inf->e->model.n_out && rc == 0; j++)
         rc = add_output(outs, inf, (size_t)j);
     if (rc == 0 && inf->clamp)
@@ -550,19 +555,14 @@ static int encode(const struct infer *inf, struct reply *rep, tb_error *err)
              json_object_set_new(params, "clamped_points",
                                  json_integer((json_int_t)inf->n_clamped));
     if (rc == 0)
-        rc = json_add_report(params, &inf->e->model) |
-             add_verify_max(params, inf) | certify_encode(inf, outs, params);
-    if (rc != 0) {
-        json_decref(outs);
-        json_decref(params);
-        return json_nomem(err, "the answer");
+        rc = add_verify_max(params, inf) | certify_encode(inf, outs, params);
+    if (rc == 0) {
+        rep->text = json_answer(inf->e, inf->id, params, outs);
+        rep->type = "application/json";
     }
-
-    rep->body =
-        json_pack("{s:s, s:o, s:s*, s:o, s:o}", "model_name", inf->e->name,
-                  "model_version", json_sprintf("%ld", inf->e->version), "id",
-                  inf->id, "parameters", params, "outputs", outs);
-    return rep->body ? 0 : json_nomem(err, "the answer");
+    json_decref(outs);
+    json_decref(params);
+    return rep->text ? 0 : json_nomem(err, "the answer");
 }
 
 /* Answer the points in inf->x: hold them to the domain, predict and, when

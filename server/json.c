@@ -7,6 +7,7 @@
 #include "server_int.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Record that memory ran out while building something.  Returns
@@ -130,17 +131,27 @@ static json_t *number_or_null(double v)
  * The caller owns it. */
 json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride)
 {
+    json_t *t = json_object();
+    json_t *shape = json_array();
     json_t *data = json_array();
-    int ok = data != NULL;
+    int ok = t && shape && data;
 
+    /* Built call by call: json_pack's format parsing cost more than the
+     * tensor itself on single-point answers. */
+    ok = ok && json_array_append_new(shape, json_integer((json_int_t)n)) == 0;
     for (size_t i = 0; i < n && ok; i++)
         ok = json_array_append_new(data, json_real(v[i * stride])) == 0;
+    ok = ok && json_object_set_new(t, "name", json_string(name)) == 0 &&
+         json_object_set_new(t, "datatype", json_string("FP64")) == 0;
+    ok = ok && json_object_set(t, "shape", shape) == 0 &&
+         json_object_set(t, "data", data) == 0;
+    json_decref(shape);
+    json_decref(data);
     if (!ok) {
-        json_decref(data);
+        json_decref(t);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:[I], s:o}", "name", name, "datatype", "FP64",
-                     "shape", (json_int_t)n, "data", data);
+    return t;
 }
 
 /* Set params[prefix + "." + output] = v when v is finite. */
@@ -183,6 +194,99 @@ int json_add_report(json_t *params, const tb_model *m)
         }
     }
     return rc ? -1 : 0;
+}
+
+/* ---- infer answers, partly rendered once per model ---------------------- */
+
+/* obj rendered compactly by Jansson, without its outer braces: "a":1,"b":2
+ * (empty for an empty object).  NULL when memory ran out; the caller
+ * frees it. */
+static char *members(const json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    size_t len = s ? strlen(s) : 0;
+
+    if (!s)
+        return NULL;
+    /* Jansson writes an object as '{' members '}'. */
+    memmove(s, s + 1, len - 2);
+    s[len - 2] = '\0';
+    return s;
+}
+
+/* Render the parts of e's infer answers that never change: its name and
+ * version, and its error report as flat parameters.  Returns 0 or
+ * TB_ENOMEM. */
+int json_prerender(struct entry *e)
+{
+    json_t *head = json_pack("{s:s, s:o}", "model_name", e->name,
+                             "model_version", json_sprintf("%ld", e->version));
+    json_t *report = json_object();
+
+    if (head && report && json_add_report(report, &e->model) == 0) {
+        e->answer_head = members(head);
+        e->answer_report = members(report);
+    }
+    json_decref(head);
+    json_decref(report);
+    return e->answer_head && e->answer_report ? 0 : TB_ENOMEM;
+}
+
+/* Copy the n strings of parts one after another into a new string.  NULL
+ * when memory ran out; the caller frees it. */
+static char *concat(const char *const *parts, size_t n)
+{
+    size_t len = 1, used = 0;
+    char *s;
+
+    for (size_t i = 0; i < n; i++)
+        len += strlen(parts[i]);
+    s = malloc(len);
+    for (size_t i = 0; s && i < n; i++) {
+        size_t k = strlen(parts[i]);
+
+        memcpy(s + used, parts[i], k);
+        used += k;
+    }
+    if (s)
+        s[used] = '\0';
+    return s;
+}
+
+/* The text of an infer answer: e's pre-rendered head, the request's id
+ * (NULL: none), e's report beside this answer's own params (an object
+ * with at least one member), and the outputs array.  Every value is
+ * written by Jansson; only object members are joined here.  NULL when
+ * memory ran out; the caller frees it. */
+char *json_answer(const struct entry *e, const char *id, const json_t *params,
+                  const json_t *outs)
+{
+    json_t *idv = id ? json_pack("{s:s}", "id", id) : NULL;
+    char *id_text = idv ? members(idv) : NULL;
+    char *own = members(params);
+    char *out_text = json_dumps(outs, JSON_COMPACT);
+    char *text = NULL;
+
+    if (own && out_text && (!id || id_text)) {
+        const char *parts[] = {"{",
+                               e->answer_head,
+                               id ? "," : "",
+                               id ? id_text : "",
+                               ",\"parameters\":{",
+                               e->answer_report,
+                               e->answer_report[0] ? "," : "",
+                               own,
+                               "},\"outputs\":",
+                               out_text,
+                               "}"};
+
+        text = concat(parts, sizeof(parts) / sizeof(parts[0]));
+    }
+    json_decref(idv);
+    free(id_text);
+    free(own);
+    free(out_text);
+    return text;
 }
 
 /* ---- model metadata ---------------------------------------------------- */

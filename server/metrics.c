@@ -4,8 +4,8 @@
  *
  * Requests are counted by route pattern and status, their latency in a
  * histogram, and the points served.  Model load failures come from the
- * registry.  One mutex guards the counters: a request holds it for a few
- * additions, far less than the work of answering.
+ * registry.  Requests add to the counters atomically, without a lock, so
+ * that the threads answering requests never wait on one another here.
  */
 #include "server_int.h"
 
@@ -32,21 +32,45 @@ void metrics_free(struct metrics *m)
     pthread_mutex_destroy(&m->lock);
 }
 
-/* The counter for (route, status); the last slot takes any overflow. */
+/* The counter for (route, status); the last slot takes any overflow.
+ * Slots are found without the lock: a slot is filled in completely before
+ * n_counts is raised past it, and never changes after.  Only adding one
+ * takes the lock. */
 static struct metrics_count *slot(struct metrics *m, const char *route,
                                   int status)
 {
-    for (size_t i = 0; i < m->n_counts; i++)
+    size_t n = __atomic_load_n(&m->n_counts, __ATOMIC_ACQUIRE);
+    struct metrics_count *c = NULL;
+
+    for (size_t i = 0; i < n; i++)
         if (m->counts[i].route == route && m->counts[i].status == status)
             return &m->counts[i];
-    if (m->n_counts == METRICS_SLOTS)
-        return &m->counts[METRICS_SLOTS - 1];
-    m->counts[m->n_counts] = (struct metrics_count){route, status, 0};
-    return &m->counts[m->n_counts++];
+
+    pthread_mutex_lock(&m->lock);
+    n = m->n_counts;
+    for (size_t i = 0; i < n && !c; i++)
+        if (m->counts[i].route == route && m->counts[i].status == status)
+            c = &m->counts[i];
+    if (!c && n == METRICS_SLOTS)
+        c = &m->counts[METRICS_SLOTS - 1];
+    if (!c) {
+        c = &m->counts[n];
+        *c = (struct metrics_count){route, status, 0};
+        __atomic_store_n(&m->n_counts, n + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return c;
+}
+
+static void add(unsigned long *counter, unsigned long n)
+{
+    __atomic_add_fetch(counter, n, __ATOMIC_RELAXED);
 }
 
 /* Count one answered request.  route must be a string that lives as long
- * as the server (a route pattern). */
+ * as the server (a route pattern).  Lock-free: each counter is added to
+ * atomically, so an exposition may see a request in one counter and not
+ * yet in the next, as Prometheus allows. */
 void metrics_request(struct metrics *m, const char *route, int status,
                      double seconds, size_t points)
 {
@@ -54,29 +78,23 @@ void metrics_request(struct metrics *m, const char *route, int status,
 
     while (b < METRICS_BUCKETS && seconds > bounds[b])
         b++;
-    pthread_mutex_lock(&m->lock);
-    slot(m, route, status)->n++;
-    m->buckets[b]++;
-    m->latency_sum += seconds;
-    m->latency_n++;
-    m->points += points;
-    pthread_mutex_unlock(&m->lock);
+    add(&slot(m, route, status)->n, 1);
+    add(&m->buckets[b], 1);
+    add(&m->latency_ns, (unsigned long)(seconds * 1e9));
+    add(&m->latency_n, 1);
+    add(&m->points, points);
 }
 
 /* Count points answered by the solver (verification). */
 void metrics_solver(struct metrics *m, size_t points)
 {
-    pthread_mutex_lock(&m->lock);
-    m->solver_points += points;
-    pthread_mutex_unlock(&m->lock);
+    add(&m->solver_points, points);
 }
 
 /* Count points answered by the solver because of a client's tolerance. */
 void metrics_fallbacks(struct metrics *m, size_t points)
 {
-    pthread_mutex_lock(&m->lock);
-    m->solver_fallbacks += points;
-    pthread_mutex_unlock(&m->lock);
+    add(&m->solver_fallbacks, points);
 }
 
 /* ---- the text format ---------------------------------------------------- */
@@ -115,13 +133,18 @@ static void put(struct text *t, const char *fmt, ...)
     }
 }
 
+static unsigned long load(const unsigned long *counter)
+{
+    return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
 static void put_requests(struct text *t, const struct metrics *m)
 {
     put(t, "# HELP tabula_requests_total HTTP requests answered, by route "
            "pattern and status.\n# TYPE tabula_requests_total counter\n");
     for (size_t i = 0; i < m->n_counts; i++)
         put(t, "tabula_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
-            m->counts[i].route, m->counts[i].status, m->counts[i].n);
+            m->counts[i].route, m->counts[i].status, load(&m->counts[i].n));
 }
 
 static void put_latency(struct text *t, const struct metrics *m)
@@ -132,16 +155,16 @@ static void put_latency(struct text *t, const struct metrics *m)
            "headers to its queued answer.\n"
            "# TYPE tabula_request_duration_seconds histogram\n");
     for (size_t b = 0; b < METRICS_BUCKETS; b++) {
-        cum += m->buckets[b];
+        cum += load(&m->buckets[b]);
         put(t, "tabula_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
             bounds[b], cum);
     }
-    cum += m->buckets[METRICS_BUCKETS];
+    cum += load(&m->buckets[METRICS_BUCKETS]);
     put(t,
         "tabula_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
         "tabula_request_duration_seconds_sum %.9g\n"
         "tabula_request_duration_seconds_count %lu\n",
-        cum, m->latency_sum, m->latency_n);
+        cum, 1e-9 * (double)load(&m->latency_ns), load(&m->latency_n));
 }
 
 /* The whole exposition as a new string the caller frees, or NULL when
@@ -165,7 +188,7 @@ char *metrics_text(struct metrics *m, struct registry *r)
         "because the model could not certify the client's tolerance.\n"
         "# TYPE tabula_solver_fallbacks_total counter\n"
         "tabula_solver_fallbacks_total %lu\n",
-        m->points, m->solver_points, m->solver_fallbacks);
+        load(&m->points), load(&m->solver_points), load(&m->solver_fallbacks));
     pthread_mutex_unlock(&m->lock);
 
     put(&t,

@@ -33,6 +33,8 @@ static void entry_free(struct entry *e)
     if (!e)
         return;
     tb_model_free(&e->model);
+    free(e->answer_head);
+    free(e->answer_report);
     free(e->path);
     free(e);
 }
@@ -150,7 +152,8 @@ static void entry_verify_setup(struct entry *e)
 
 /* Load and check one model file; NULL with err set when it is unusable. */
 static struct entry *entry_load(const char *path, const char *name,
-                                const struct stat *st, tb_error *err)
+                                long version, const struct stat *st,
+                                tb_error *err)
 {
     struct entry *e = calloc(1, sizeof(*e));
 
@@ -159,6 +162,7 @@ static struct entry *entry_load(const char *path, const char *name,
         goto fail;
     }
     snprintf(e->name, sizeof(e->name), "%s", name);
+    e->version = version;
     e->dev = st->st_dev;
     e->ino = st->st_ino;
     e->size = st->st_size;
@@ -178,6 +182,10 @@ static struct entry *entry_load(const char *path, const char *name,
             snprintf(e->input_list + used, sizeof(e->input_list) - (size_t)used,
                      "%s%s", k ? ", " : "", e->model.in[k].name);
     entry_verify_setup(e);
+    if (json_prerender(e) != 0) {
+        json_nomem(err, "the model's answer");
+        goto fail;
+    }
     e->refs = 1;
     return e;
 
@@ -299,9 +307,8 @@ static int current_any(struct registry *r, const char *name)
 
 static struct entry *take(struct registry *r, struct entry *e)
 {
-    pthread_mutex_lock(&r->lock);
-    e->refs++;
-    pthread_mutex_unlock(&r->lock);
+    (void)r;
+    __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     return e;
 }
 
@@ -326,9 +333,8 @@ static struct entry *scan_file(struct registry *r, const char *file,
     if (old && entry_same_file(old, &st))
         return take(r, old);
 
-    e = entry_load(path, name, &st, &err);
+    e = entry_load(path, name, version, &st, &err);
     if (e) {
-        e->version = version;
         tb_info("models: %s model %s version %ld from %s (%d inputs, %d "
                 "outputs)",
                 old ? "reloaded" : "loaded", name, version, path, e->model.n_in,
@@ -478,22 +484,17 @@ struct entry *registry_get(struct registry *r, const char *name, long version)
             (version == 0 || r->entries[i]->version == version))
             e = r->entries[i]; /* sorted: the last match is the newest */
     if (e)
-        e->refs++;
+        __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&r->lock);
     return e;
 }
 
-/* Drop one reference; the last one frees the entry. */
+/* Drop one reference; the last one frees the entry.  Atomic, without the
+ * lock: every request lets go of its model this way. */
 void registry_put(struct registry *r, struct entry *e)
 {
-    int last;
-
-    if (!e)
-        return;
-    pthread_mutex_lock(&r->lock);
-    last = --e->refs == 0;
-    pthread_mutex_unlock(&r->lock);
-    if (last)
+    (void)r;
+    if (e && __atomic_sub_fetch(&e->refs, 1, __ATOMIC_ACQ_REL) == 0)
         entry_free(e);
 }
 
@@ -506,6 +507,14 @@ size_t registry_count(struct registry *r)
     n = r->n;
     pthread_mutex_unlock(&r->lock);
     return n;
+}
+
+/* The number of models s serves now.  See server.h. */
+int tb_server_model_count(const tb_server *s)
+{
+    /* The registry's lock changes, not what it guards: s itself was made
+     * by tb_server_start, not const. */
+    return s ? (int)registry_count((struct registry *)&s->reg) : 0;
 }
 
 /* A new JSON array of the version strings of name, oldest first (empty

@@ -48,6 +48,9 @@ int tb_server_port(const tb_server *s);
  * number of models served after the scan, or a negative status. */
 int tb_server_reload(tb_server *s, tb_error *err);
 
+/* The number of models served now (0 for NULL). */
+int tb_server_model_count(const tb_server *s);
+
 /* Stop listening, finish requests in flight and free everything. */
 void tb_server_stop(tb_server *s);
 

@@ -43,12 +43,18 @@ struct entry {
     int from_model[TB_MAX_INPUTS];    /* problem input k <- model input */
     int from_problem[TB_MAX_OUTPUTS]; /* model output j <- problem output */
 
-    int refs; /* guarded by registry.lock */
+    /* The constant parts of every infer answer, rendered by Jansson once
+     * at load as object members without their braces: the model's name
+     * and version, and its error report as flat parameters. */
+    char *answer_head;
+    char *answer_report;
+
+    int refs; /* atomic; taken from the list only under registry.lock */
 };
 
 struct registry {
     char *dir;
-    pthread_mutex_t lock;        /* guards entries, n and every refs */
+    pthread_mutex_t lock;        /* guards entries and n */
     pthread_mutex_t reload_lock; /* one reload, and so all HDF5, at a time */
     struct entry **entries;      /* by name, then version; one ref each */
     size_t n;
@@ -83,12 +89,14 @@ struct metrics_count {
     unsigned long n;
 };
 
+/* Counters are added to and read atomically; lock guards only the adding
+ * of a (route, status) slot. */
 struct metrics {
     pthread_mutex_t lock;
     struct metrics_count counts[METRICS_SLOTS];
     size_t n_counts;
     unsigned long buckets[METRICS_BUCKETS + 1];
-    double latency_sum;
+    unsigned long latency_ns; /* the latencies' sum, in nanoseconds */
     unsigned long latency_n;
     unsigned long points;
     unsigned long solver_points;
@@ -128,9 +136,10 @@ struct request {
     char *body; /* the request body, accumulated up to body_limit */
     size_t len;
     size_t cap;
-    size_t seen;   /* bytes received, kept or not */
-    int too_large; /* the body went over body_limit */
-    int answered;  /* a response is queued */
+    size_t seen;      /* bytes received, kept or not */
+    size_t announced; /* Content-Length, when given and within the limit */
+    int too_large;    /* the body went over body_limit */
+    int answered;     /* a response is queued */
 
     char args[SERVER_MAX_ARGS][SERVER_NAME_MAX]; /* the "*" segments */
     const char *route;   /* the matched route pattern, for metrics */
@@ -219,6 +228,9 @@ int json_from_model(const struct entry *e, const tb_server_opts *o,
 json_t *json_model_summary(const struct entry *e, json_t *versions);
 double json_certified(const tb_model *m, int j);
 json_t *json_error_body(const tb_error *err);
+int json_prerender(struct entry *e);
+char *json_answer(const struct entry *e, const char *id, const json_t *params,
+                  const json_t *outs);
 json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride);
 int json_add_report(json_t *params, const tb_model *m);
 const char *json_type_name(const json_t *v);
