@@ -69,18 +69,29 @@ int cli_solver_opt(const char *cmd, int opt, const char *arg, tb_solver_opts *o)
     long v;
     int rc;
 
+    /* The solver's own limits (solver.h), so this is the first and only
+     * message about a value out of range. */
     switch (opt) {
     case 'r':
-        return cli_opt_double(cmd, "rtol", arg, 1e-15, 1, &o->rtol);
+        return cli_opt_double(cmd, "rtol", arg, TB_RTOL_MIN, TB_RTOL_MAX,
+                              &o->rtol);
     case 'a':
-        return cli_opt_double(cmd, "atol", arg, 1e-300, 1, &o->atol);
+        return cli_opt_double(cmd, "atol", arg, TB_ATOL_MIN, TB_ATOL_MAX,
+                              &o->atol);
     case 's':
-        return cli_opt_long(cmd, "max-steps", arg, 1, 1000000000L,
+        return cli_opt_long(cmd, "max-steps", arg, 1, TB_STEPS_MAX,
                             &o->max_steps);
     case 'm':
-        rc = cli_opt_long(cmd, "mesh", arg, 2, 1000000, &v);
+        /* The least mesh is each problem's own, checked once it is known. */
+        rc = tb_parse_long(arg, 1, TB_MESH_MAX, &v);
+        if (rc != 0)
+            return cli_usage(cmd,
+                             "--mesh: '%s' is not a whole number of "
+                             "intervals up to %d (the least is the "
+                             "problem's own)",
+                             arg, TB_MESH_MAX);
         o->mesh = (int)v;
-        return rc;
+        return 0;
     }
     return cli_usage(cmd, "internal: unknown solver option %c", opt);
 }
@@ -236,6 +247,12 @@ int cli_parse_hidden(const char *s, int *hidden, int *n, tb_error *err)
     *n = 0;
     if (!s || strlen(s) >= sizeof(buf))
         return tb_error_set(err, TB_EINVAL, "--hidden", "too long");
+    /* strtok_r would skip an empty width: refuse "64,", ",64" and "64,,8". */
+    if (s[0] == ',' || strstr(s, ",,") || (s[0] && s[strlen(s) - 1] == ','))
+        return tb_error_set(err, TB_EINVAL, "--hidden",
+                            "'%s' has an empty width; expected widths "
+                            "such as 64,64,64",
+                            s);
     strcpy(buf, s);
 
     for (tok = strtok_r(buf, ",", &save); tok;
@@ -332,11 +349,15 @@ int cli_take_plugins(int *argc, char **argv)
             i++;
             continue;
         }
+        if (!value[0]) {
+            fprintf(stderr, "tabula: --plugin: no file given; expected "
+                            "--plugin FILE.so\n");
+            return CLI_EXIT_USAGE;
+        }
         tb_error_clear(&err);
         if (tb_plugin_load(value, &err) != 0) {
             fprintf(stderr, "tabula: --plugin: %s\n", err.text);
-            return err.code == TB_EIO && !value[0] ? CLI_EXIT_USAGE
-                                                   : CLI_EXIT_FAIL;
+            return CLI_EXIT_FAIL;
         }
         memmove(argv + i, argv + i + used,
                 (size_t)(*argc - i - used + 1) * sizeof(*argv));

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char cmd_serve_help[] =
@@ -34,7 +36,8 @@ const char cmd_serve_help[] =
     "  --models DIR         the models directory (required)\n"
     "  --config FILE        read options from FILE first\n"
     "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8080;\n"
-    "                       port 0 lets the system pick one)\n"
+    "                       HOST an IPv4 address or localhost, IPv6 is not\n"
+    "                       supported; port 0 lets the system pick one)\n"
     "  --threads N          request threads (default 2)\n"
     "  --conn-limit N       open connections at most (default 1024)\n"
     "  --timeout S          seconds an idle connection is kept (default 30)\n"
@@ -65,29 +68,42 @@ typedef struct serve_args {
     char pid_file[4096];
 } serve_args;
 
-/* Split HOST:PORT (or [V6HOST]:PORT) into the options. */
+/* Split HOST:PORT into the options, checked before anything is loaded:
+ * the service listens on IPv4 only, so HOST is a dotted quad (localhost
+ * stands for 127.0.0.1). */
 static int parse_listen(serve_args *a, const char *arg)
 {
     const char *colon = strrchr(arg, ':');
-    const char *host = arg;
+    struct in_addr addr;
     size_t len;
     long port;
 
+    if (arg[0] == '[' || (colon && memchr(arg, ':', (size_t)(colon - arg))))
+        return cli_usage("serve",
+                         "--listen: '%s': IPv6 is not supported; expected "
+                         "an IPv4 address and a port, e.g. 127.0.0.1:8080",
+                         arg);
     if (!colon || tb_parse_long(colon + 1, 0, 65535, &port) != 0)
         return cli_usage("serve",
                          "--listen: '%s' is not HOST:PORT with a "
-                         "port in [0, 65535]",
+                         "port in [0, 65535], e.g. 127.0.0.1:8080",
                          arg);
+
     len = (size_t)(colon - arg);
-    if (len >= 2 && arg[0] == '[' && arg[len - 1] == ']') {
-        host++;
-        len -= 2;
+    if (len == 9 && strncmp(arg, "localhost", 9) == 0) {
+        arg = "127.0.0.1";
+        len = strlen(arg);
     }
     if (len == 0 || len >= sizeof(a->host))
         return cli_usage("serve", "--listen: '%s' has no host", arg);
-
-    memcpy(a->host, host, len);
+    memcpy(a->host, arg, len);
     a->host[len] = '\0';
+    if (inet_pton(AF_INET, a->host, &addr) != 1)
+        return cli_usage("serve",
+                         "--listen: '%s' is not an IPv4 address such as "
+                         "127.0.0.1 or 0.0.0.0 (host names other than "
+                         "localhost are not looked up)",
+                         a->host);
     a->opts.host = a->host;
     a->opts.port = (int)port;
     return 0;
@@ -96,8 +112,12 @@ static int parse_listen(serve_args *a, const char *arg)
 /* Copy a path option into the arguments' own storage. */
 static int path_option(const char *opt, const char *arg, char *out, size_t size)
 {
-    if (!arg[0] || strlen(arg) >= size)
-        return cli_usage("serve", "--%s: '%s' is empty or too long", opt, arg);
+    if (!arg[0])
+        return cli_usage("serve", "--%s: the name is empty; expected a %s", opt,
+                         strcmp(opt, "models") == 0 ? "folder" : "file");
+    if (strlen(arg) >= size)
+        return cli_usage("serve", "--%s: the name is %zu bytes; at most %zu",
+                         opt, strlen(arg), size - 1);
     memcpy(out, arg, strlen(arg) + 1);
     return 0;
 }
@@ -255,6 +275,23 @@ static int read_config(serve_args *a, const char *path)
 /* ---- the command line ------------------------------------------------------
  */
 
+/* Refuse a models folder that is not there before anything starts. */
+static int check_models_dir(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0)
+        return cli_usage("serve",
+                         "--models %s: %s; expected a folder of model files",
+                         dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return cli_usage("serve",
+                         "--models %s: not a folder; expected a folder of "
+                         "model files",
+                         dir);
+    return 0;
+}
+
 static int parse(int argc, char **argv, serve_args *a)
 {
     struct option longopts[N_SERVE_OPTS + 2];
@@ -286,6 +323,8 @@ static int parse(int argc, char **argv, serve_args *a)
         return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (rc == 0 && !a->models[0])
         return cli_usage("serve", "missing --models DIR, the models to serve");
+    if (rc == 0)
+        rc = check_models_dir(a->models);
     a->opts.models_dir = a->models;
     return rc;
 }
@@ -330,7 +369,6 @@ static void wait_for_signals(tb_server *s, const sigset_t *set)
 
 static int serve(serve_args *a, const sigset_t *set)
 {
-    int v6 = strchr(a->opts.host, ':') != NULL;
     tb_server *s = NULL;
     char count[32];
     tb_error err;
@@ -344,12 +382,10 @@ static int serve(serve_args *a, const sigset_t *set)
         return CLI_EXIT_FAIL;
     }
 
-    /* A rescan of an unchanged directory loads nothing: it gives the count
-     * (the server already holds at least one model). */
-    n = tb_server_reload(s, &err);
+    n = tb_server_model_count(s);
     snprintf(count, sizeof(count), "%d model%s", n, n == 1 ? "" : "s");
-    printf("tabula: serving %s on http://%s%s%s:%d\n", n > 0 ? count : "models",
-           v6 ? "[" : "", a->opts.host, v6 ? "]" : "", tb_server_port(s));
+    printf("tabula: serving %s on http://%s:%d\n", count, a->opts.host,
+           tb_server_port(s));
     fflush(stdout);
 
     wait_for_signals(s, set);

@@ -124,7 +124,15 @@ int cli_parse_grid_file(const tb_problem *p, const char *path, tb_axis *axes,
     size_t i;
     int rc = 0;
 
+    if (!path[0])
+        return tb_error_set(err, TB_EINVAL, "--grid-file",
+                            "--grid-file: the name is empty; expected a "
+                            "JSON file");
     root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    /* Jansson gives line -1 when the file cannot be opened at all. */
+    if (!root && jerr.line < 1)
+        return tb_error_set(err, TB_EINVAL, "--grid-file", "--grid-file: %s",
+                            jerr.text);
     if (!root)
         return tb_error_set(err, TB_EINVAL, path, "%s: line %d: %s", path,
                             jerr.line, jerr.text);

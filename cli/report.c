@@ -336,6 +336,10 @@ int cli_probe_errors(const tb_model *m, const tb_problem *p,
 
     memset(e, 0, sizeof(*e));
     rc = cli_probe_points(m, want, seed, &x, &n, err);
+    if (rc == 0 && n < want)
+        tb_info("probes: %zu asked for, but the grid has only %zu cells; "
+                "measuring one probe at the centre of each",
+                want, n);
     if (rc != 0 || n == 0)
         return rc != 0 ? rc : measure(m, NULL, NULL, 0, e, err);
 

@@ -15,6 +15,8 @@ static const cli_command commands[] = {
      cmd_tabulate_help},
     {"train", "memorise a table in a surrogate model", cmd_train,
      cmd_train_help},
+    {"tune", "find the smallest network that meets a target", cmd_tune,
+     cmd_tune_help},
     {"compare", "measure a surrogate against the solver", cmd_compare,
      cmd_compare_help},
     {"predict", "one surrogate answer", cmd_predict, cmd_predict_help},
@@ -33,14 +35,19 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'tabula COMMAND --help' describes a command.\n\n"
                "options (for every command):\n"
-               "  --log-level L   debug, info, warn or error (default info)\n\n"
+               "  --log-level L   debug, info, warn or error (default info)\n"
+               "  --plugin FILE   load the problems of a plugin (a shared "
+               "object built\n"
+               "                  against tabula_plugin.h); repeatable\n\n"
                "exit status:\n"
                "  0  success\n"
                "  1  a runtime failure: an unreadable file, a solver failure, "
                "failed nodes\n"
                "  2  a usage error: an unknown command, option, problem or "
                "input, a bad value\n"
-               "  3  an error target not met (compare --max-rel)\n\n"
+               "  3  an error target not met (compare --max-rel)\n"
+               "  130  tabulate stopped by SIGINT (143: SIGTERM); nothing "
+               "written\n\n"
                "example:\n"
                "  tabula tabulate heat1d -o heat1d-table.h5 && "
                "tabula train heat1d-table.h5 -o heat1d.h5\n");
@@ -98,6 +105,8 @@ int main(int argc, char **argv)
     int rc;
 
     rc = take_log_level(&argc, argv);
+    if (rc == 0)
+        rc = cli_take_plugins(&argc, argv);
     if (rc != 0)
         return rc;
     if (argc < 2) {
@@ -116,6 +125,13 @@ int main(int argc, char **argv)
     }
 
     cmd = find_command(argv[1]);
+    if (!cmd && argv[1][0] == '-') {
+        fprintf(stderr,
+                "tabula: unknown option '%s'; the options before a command "
+                "are --help, --version, --log-level and --plugin\n",
+                argv[1]);
+        return CLI_EXIT_USAGE;
+    }
     if (!cmd) {
         fprintf(stderr,
                 "tabula: unknown command '%s'; try 'tabula --help' "

@@ -124,4 +124,17 @@ int tb_parse_double(const char *s, double *out);
 /* Parse a whole string as a long in [lo, hi]; returns 0 or TB_EINVAL. */
 int tb_parse_long(const char *s, long lo, long hi, long *out);
 
+/* Whether path may be replaced by an atomic rename: 0 when it does not
+ * exist or is a regular file, else TB_EINVAL (a folder, link or device)
+ * or TB_EIO, with the reason in err. */
+int tb_path_replaceable(const char *path, tb_error *err);
+
+/* As tb_path_replaceable, and the folder that will hold path accepts a new
+ * file (checked by creating and removing one).  For commands to call
+ * before long work whose result goes to path. */
+int tb_path_writable(const char *path, tb_error *err);
+
+/* 1 when a and b both exist and are the same file, else 0. */
+int tb_path_same_file(const char *a, const char *b);
+
 #endif

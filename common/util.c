@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 double tb_now(void)
@@ -27,11 +28,17 @@ int tb_parse_double(const char *s, double *out)
     char *end;
     double v;
 
-    if (!s || !*s)
+    /* Plain decimal notation only: no blanks, hex, "inf" or "nan". */
+    if (!s || !*s || strspn(s, "0123456789+-.eE") != strlen(s))
         return TB_EINVAL;
     errno = 0;
     v = strtod(s, &end);
-    if (*end != '\0' || errno == ERANGE || !isfinite(v))
+    if (*end != '\0' || !isfinite(v))
+        return TB_EINVAL;
+
+    /* ERANGE is an overflow (refused) or an underflow to a tiny value,
+     * which is still the number the user wrote, as near as a double can. */
+    if (errno == ERANGE && fabs(v) > 1.0)
         return TB_EINVAL;
     *out = v;
     return TB_OK;
@@ -42,7 +49,7 @@ int tb_parse_long(const char *s, long lo, long hi, long *out)
     char *end;
     long v;
 
-    if (!s || !*s)
+    if (!s || !*s || strspn(s, "0123456789+-") != strlen(s))
         return TB_EINVAL;
     errno = 0;
     v = strtol(s, &end, 10);

@@ -17,12 +17,12 @@ static const tb_problem *const problems[] = {
 #define N_PROBLEMS ((int)(sizeof(problems) / sizeof(problems[0])))
 
 /* The accepted ranges of the solver settings. */
-#define RTOL_MIN  1e-14
-#define RTOL_MAX  1e-1
-#define ATOL_MIN  1e-20
-#define ATOL_MAX  1.0
-#define STEPS_MAX 100000000L
-#define MESH_MAX  100000
+#define RTOL_MIN  TB_RTOL_MIN
+#define RTOL_MAX  TB_RTOL_MAX
+#define ATOL_MIN  TB_ATOL_MIN
+#define ATOL_MAX  TB_ATOL_MAX
+#define STEPS_MAX TB_STEPS_MAX
+#define MESH_MAX  TB_MESH_MAX
 
 /* Return the number of problems: the built-in ones and the plugins'. */
 int tb_problem_count(void)

@@ -15,11 +15,21 @@
 
 #include "tb.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 #define TB_MAX_INPUTS  8
 #define TB_MAX_OUTPUTS 8
 #define TB_NAME_MAX    32
+
+/* The solver settings tb_solver_opts_resolve accepts (closed ranges).  The
+ * mesh's lower bound is each problem's own; an ODE system takes mesh 0. */
+#define TB_RTOL_MIN  1e-14
+#define TB_RTOL_MAX  1e-1
+#define TB_ATOL_MIN  1e-20
+#define TB_ATOL_MAX  1.0
+#define TB_STEPS_MAX 100000000L
+#define TB_MESH_MAX  100000
 
 /* How an axis places its nodes between lo and hi (both always nodes). */
 enum tb_spacing {
@@ -168,6 +178,16 @@ typedef void (*tb_progress_fn)(size_t done, size_t total, void *data);
 int tb_tabulate(const tb_problem *p, const tb_solver_opts *o,
                 const tb_axis *axes, int jobs, tb_progress_fn progress,
                 void *data, tb_table *t, tb_error *err);
+
+/* As tb_tabulate, and no worker starts another parameter tuple once *stop
+ * is non-zero (a flag a signal handler may set; NULL: never); the tuples
+ * being solved finish first.  Stopped before the last tuple, it frees t
+ * and returns TB_INTERRUPTED. */
+int tb_tabulate_stoppable(const tb_problem *p, const tb_solver_opts *o,
+                          const tb_axis *axes, int jobs,
+                          tb_progress_fn progress, void *data,
+                          const volatile sig_atomic_t *stop, tb_table *t,
+                          tb_error *err);
 
 /* Release what a table holds and zero it.  NULL and zeroed tables are fine. */
 void tb_table_free(tb_table *t);

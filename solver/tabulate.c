@@ -26,6 +26,7 @@ struct pool {
     size_t per_tuple; /* coordinate nodes of one tuple */
     tb_progress_fn progress;
     void *data;
+    const volatile sig_atomic_t *stop; /* NULL: never stopped */
 
     pthread_mutex_t lock; /* guards what follows */
     size_t next;
@@ -89,8 +90,9 @@ static void *work(void *arg)
     for (;;) {
         size_t k;
 
+        /* Read under the lock, which orders it with the other workers. */
         pthread_mutex_lock(&pl->lock);
-        k = pl->next++;
+        k = pl->stop && *pl->stop ? pl->n_tuples : pl->next++;
         pthread_mutex_unlock(&pl->lock);
         if (k >= pl->n_tuples)
             break;
@@ -241,7 +243,19 @@ int tb_tabulate(const tb_problem *p, const tb_solver_opts *o,
                 const tb_axis *axes, int jobs, tb_progress_fn progress,
                 void *data, tb_table *t, tb_error *err)
 {
-    struct pool pl = {.p = p, .progress = progress, .data = data, .err = err};
+    return tb_tabulate_stoppable(p, o, axes, jobs, progress, data, NULL, t,
+                                 err);
+}
+
+/* As tb_tabulate, until *stop is set; see solver.h. */
+int tb_tabulate_stoppable(const tb_problem *p, const tb_solver_opts *o,
+                          const tb_axis *axes, int jobs,
+                          tb_progress_fn progress, void *data,
+                          const volatile sig_atomic_t *stop, tb_table *t,
+                          tb_error *err)
+{
+    struct pool pl = {
+        .p = p, .progress = progress, .data = data, .stop = stop, .err = err};
     tb_solver_opts opts = {0};
     double t0 = tb_now();
     int rc;
@@ -268,6 +282,12 @@ int tb_tabulate(const tb_problem *p, const tb_solver_opts *o,
     jobs = pick_jobs(jobs, pl.n_tuples);
     if ((rc = solve_all(&pl, jobs, err)) != 0)
         goto fail;
+    if (pl.done < pl.n_tuples) {
+        rc = TB_INTERRUPTED;
+        tb_info("tabulate problem=%s stopped after %zu of %zu tuples", p->name,
+                pl.done, pl.n_tuples);
+        goto fail;
+    }
 
     /* Count failed nodes from the status, the one record of them. */
     for (size_t i = 0; i < t->n_nodes; i++)

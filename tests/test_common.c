@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static void test_status_table(void)
 {
@@ -45,13 +46,54 @@ static void test_parse(void)
     CHECK(tb_parse_double("nan", &d) == TB_EINVAL, "nan refused");
     CHECK(tb_parse_double("1e400", &d) == TB_EINVAL, "overflow refused");
     CHECK(tb_parse_double("", &d) == TB_EINVAL, "empty refused");
+    CHECK(tb_parse_double("0x10", &d) == TB_EINVAL, "hex refused");
+    CHECK(tb_parse_double(" 0.1", &d) == TB_EINVAL, "leading blank refused");
+    CHECK(tb_parse_double("inf", &d) == TB_EINVAL, "inf refused");
+    CHECK(tb_parse_double("1e-320", &d) == 0 && d > 0 && d < 1e-300,
+          "a tiny number is accepted");
+    CHECK(tb_parse_double("-2.5e-3", &d) == 0 && d == -2.5e-3, "parse -2.5e-3");
     CHECK(tb_parse_long("17", 1, 100, &l) == 0 && l == 17, "parse 17");
     CHECK(tb_parse_long("0", 1, 100, &l) == TB_EINVAL, "below range refused");
     CHECK(tb_parse_long("3.5", 1, 100, &l) == TB_EINVAL, "fraction refused");
+    CHECK(tb_parse_long(" 7", 1, 100, &l) == TB_EINVAL, "blank refused");
+}
+
+static void test_paths(void)
+{
+    char file[4200], link[4200], missing[4200];
+    tb_error err;
+    FILE *f;
+
+    snprintf(file, sizeof(file), "%s/a.h5", tu_tmpdir());
+    snprintf(link, sizeof(link), "%s/link.h5", tu_tmpdir());
+    snprintf(missing, sizeof(missing), "%s/no/such/dir/a.h5", tu_tmpdir());
+
+    tb_error_clear(&err);
+    CHECK(tb_path_writable(file, &err) == 0, "a new file: %s", err.text);
+    f = fopen(file, "w");
+    CHECK(f != NULL, "create %s", file);
+    if (f)
+        fclose(f);
+    CHECK(tb_path_replaceable(file, NULL) == 0, "a regular file is replaced");
+    CHECK(symlink(file, link) == 0, "symlink");
+    CHECK(tb_path_replaceable(link, NULL) == TB_EINVAL, "a link is refused");
+    CHECK(tb_path_replaceable("/dev/null", NULL) == TB_EINVAL,
+          "a device is refused");
+    CHECK(tb_path_replaceable(tu_tmpdir(), NULL) == TB_EINVAL,
+          "a folder is refused");
+    CHECK(tb_path_replaceable("", NULL) == TB_EINVAL, "empty is refused");
+
+    tb_error_clear(&err);
+    CHECK(tb_path_writable(missing, &err) == TB_EIO &&
+              strstr(err.text, "cannot write into folder"),
+          "a missing folder is refused: %s", err.text);
+    CHECK(tb_path_same_file(file, link) == 1, "a link names the same file");
+    CHECK(tb_path_same_file(file, missing) == 0, "a missing file is no match");
 }
 
 int main(void)
 {
+    test_paths();
     test_status_table();
     test_first_error_wins();
     test_parse();
