@@ -46,6 +46,7 @@ int cmd_problems(int argc, char **argv);
 int cmd_solve(int argc, char **argv);
 int cmd_tabulate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
@@ -54,6 +55,7 @@ extern const char cmd_problems_help[];
 extern const char cmd_solve_help[];
 extern const char cmd_tabulate_help[];
 extern const char cmd_train_help[];
+extern const char cmd_tune_help[];
 extern const char cmd_compare_help[];
 extern const char cmd_predict_help[];
 extern const char cmd_serve_help[];
@@ -67,6 +69,11 @@ int cli_error(int code, const char *cmd, const char *fmt, ...) TB_PRINTF(3, 4);
 
 /* As cli_error, then point at --help; returns CLI_EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) TB_PRINTF(2, 3);
+
+/* Check, before any work, that output can be written and is not the same
+ * file as input (which may be NULL).  Returns 0 or CLI_EXIT_USAGE after
+ * saying what is wrong. */
+int cli_check_output(const char *cmd, const char *output, const char *input);
 
 /* After getopt has printed what was wrong with an option, point at --help.
  * Returns CLI_EXIT_USAGE. */
@@ -111,6 +118,18 @@ int cli_parse_point(int n, const char *const *names, char *const *args,
  * and check the axis.  Returns 0 or TB_EINVAL naming the spec. */
 int cli_parse_grid(const tb_problem *p, const char *spec, tb_axis *axes,
                    tb_error *err);
+
+/* Read a --grid-file (JSON, see cli/gridfile.c) and apply its axes to axes
+ * (the problem's input order).  Returns 0 or TB_EINVAL naming the file and
+ * the axis: LO >= HI, N < 2, a non-positive bound on a log axis, an
+ * unknown or a repeated axis. */
+int cli_parse_grid_file(const tb_problem *p, const char *path, tb_axis *axes,
+                        tb_error *err);
+
+/* Load every global --plugin FILE.so (or --plugin=FILE.so) standing before
+ * a lone "--" and remove it from argv.  Returns 0, or prints why a plugin
+ * was refused and returns CLI_EXIT_FAIL (CLI_EXIT_USAGE without a file). */
+int cli_take_plugins(int *argc, char **argv);
 
 /* Parse a list of hidden layer widths such as "64,64,64".  Returns 0 or
  * TB_EINVAL. */
@@ -200,6 +219,13 @@ int cli_probe_errors(const tb_model *m, const tb_problem *p,
                      const tb_solver_opts *o, size_t want, uint64_t seed,
                      cli_errors *e, tb_error *err);
 
+/* Measure the model's max error in every grid cell of table t, at the
+ * cell's nodes (x, y: the table's n rows, every node) and at its centre
+ * (solved fresh), and keep the figures in m (tb_model_set_cells).  Returns
+ * 0 or a negative status; a failed centre solve is an error (cli/cells.c). */
+int cli_cells_measure(tb_model *m, const tb_table *t, const double *x,
+                      const double *y, size_t n, tb_error *err);
+
 /* The rows of every table node that solved: *x gets n_params + n_coords
  * inputs per node, *y n_outputs values per node, *n the row count.  Both
  * arrays are owned by the caller (free).  Returns 0 or TB_ENOMEM. */
@@ -218,5 +244,19 @@ void cli_report_probes(tb_report *r, const tb_model *m, const cli_errors *e);
 
 /* Print a model's error report for people, one block per output. */
 void cli_print_report(FILE *f, const tb_model *m, const tb_report *r);
+
+/* Multilinear interpolation on table t at n points (the table's inputs per
+ * row); y gets n rows of n_outputs values (cli/linear.c). */
+void cli_linear_eval(const tb_table *t, const double *x, size_t n, double *y);
+
+/* The bytes multilinear interpolation holds for table t. */
+size_t cli_linear_bytes(const tb_table *t);
+
+/* Multilinear interpolation's errors at the model's probe points (solved
+ * fresh) and its seconds per query.  Returns 0 or a negative status. */
+int cli_linear_probe_errors(const tb_model *m, const tb_table *t,
+                            const tb_problem *p, const tb_solver_opts *o,
+                            size_t want, cli_errors *e, double *per_query,
+                            tb_error *err);
 
 #endif

@@ -26,6 +26,9 @@ const char cmd_compare_help[] =
     "  --probes N           off-grid probe points (default 4096; 0 skips)\n"
     "  --max-rel E          exit 3 unless every output's grid and probe\n"
     "                       maximum error is at most E times its range\n"
+    "  --baseline linear    also measure multilinear interpolation on the\n"
+    "                       table: its probe errors (its grid error is zero\n"
+    "                       by construction), bytes held and time per query\n"
     "  --json               print JSON for scripts instead of "
     "text\n" CLI_HELP_COMMON "\n"
     "example:\n"
@@ -40,6 +43,7 @@ typedef struct compare_args {
     long probes;
     double max_rel; /* 0: no target */
     int json;
+    int baseline; /* 1: --baseline linear */
 } compare_args;
 
 /* Everything compare measures. */
@@ -51,6 +55,9 @@ typedef struct figures {
     size_t n_batch;
     double t_solver; /* solver seconds per one-point call */
     int target_met;
+    cli_errors lin;   /* the linear baseline at the same probes */
+    double t_lin;     /* its seconds per query */
+    size_t lin_bytes; /* and the bytes it holds */
 } figures;
 
 /* ------------------------------------------------------------------------
@@ -162,6 +169,25 @@ static int target_met(const tb_model *m, const figures *f, double target)
     return f->probes.failed == 0;
 }
 
+/* The network beside multilinear interpolation on the same table. */
+static void print_baseline(const tb_model *m, const figures *f)
+{
+    printf("baseline: multilinear interpolation on the table\n");
+    printf("  %-10s %12s %12s %12s %12s\n", "output", "net grid", "net probe",
+           "lin grid", "lin probe");
+    for (int k = 0; k < m->n_out; k++)
+        printf("  %-10s %12.3e %12.3e %12.3e %12.3e   (max error / range)\n",
+               m->out_name[k], f->grid.max_rel[k], f->probes.max_rel[k], 0.0,
+               f->lin.max_rel[k]);
+    printf("  %-24s %12zu bytes (float32 weights)\n", "network",
+           m->n_params * sizeof(float));
+    printf("  %-24s %12zu bytes (the table's values)\n", "interpolation",
+           f->lin_bytes);
+    printf("  %-24s %12.3e s per query (batch of %zu)\n", "network", f->t_batch,
+           f->n_batch);
+    printf("  %-24s %12.3e s per query\n", "interpolation", f->t_lin);
+}
+
 static void print_text(const compare_args *a, const tb_model *m,
                        const char *table, const figures *f)
 {
@@ -191,6 +217,8 @@ static void print_text(const compare_args *a, const tb_model *m,
     if (a->max_rel > 0)
         printf("target: every max error / range <= %g: %s\n", a->max_rel,
                f->target_met ? "met" : "NOT met");
+    if (a->baseline)
+        print_baseline(m, f);
 }
 
 static json_t *errors_json(const cli_errors *e, int k)
@@ -220,6 +248,21 @@ static json_t *outputs_json(const tb_model *m, const figures *f)
     return outs;
 }
 
+/* The baseline's figures for JSON: per output probe errors, then size
+ * and time. */
+static json_t *baseline_json(const tb_model *m, const figures *f)
+{
+    json_t *outs = json_array();
+
+    for (int k = 0; outs && k < m->n_out; k++)
+        json_array_append_new(outs, errors_json(&f->lin, k));
+    return json_pack("{s:s, s:o, s:I, s:I, s:o}", "method", "linear", "probe",
+                     outs ? outs : json_null(), "bytes",
+                     (json_int_t)f->lin_bytes, "model_bytes",
+                     (json_int_t)(m->n_params * sizeof(float)), "query_s",
+                     cli_json_real(f->t_lin));
+}
+
 static int print_json(const compare_args *a, const tb_model *m,
                       const char *table, const figures *f)
 {
@@ -238,6 +281,8 @@ static int print_json(const compare_args *a, const tb_model *m,
         a->max_rel > 0 ? cli_json_real(a->max_rel) : json_null(), "target_met",
         a->max_rel > 0 ? json_boolean(f->target_met) : json_null());
 
+    if (root && a->baseline)
+        json_object_set_new(root, "baseline", baseline_json(m, f));
     return cli_json_print("compare", root);
 }
 
@@ -274,6 +319,11 @@ static int measure(const compare_args *a, const tb_model *m,
                               &f->probes, err);
     if (rc == 0)
         rc = time_queries(m, p, o, t, f, err);
+    if (rc == 0 && a->baseline) {
+        f->lin_bytes = cli_linear_bytes(t);
+        rc = cli_linear_probe_errors(m, t, p, o, (size_t)a->probes, &f->lin,
+                                     &f->t_lin, err);
+    }
     f->target_met = a->max_rel > 0 ? target_met(m, f, a->max_rel) : 1;
     return rc;
 }
@@ -326,6 +376,7 @@ static int parse(int argc, char **argv, compare_args *a)
         {"probes", required_argument, NULL, 'p'},
         {"max-rel", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
+        {"baseline", required_argument, NULL, 'b'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -343,6 +394,11 @@ static int parse(int argc, char **argv, compare_args *a)
                                 &a->max_rel);
         else if (c == 'j')
             a->json = 1;
+        else if (c == 'b' && strcmp(optarg, "linear") == 0)
+            a->baseline = 1;
+        else if (c == 'b')
+            rc = cli_usage("compare", "--baseline %s; expected 'linear'",
+                           optarg);
         else if (c == 'h')
             return fputs(cmd_compare_help, stdout) < 0 ? CLI_EXIT_FAIL : -1;
         else

@@ -29,10 +29,12 @@ const char cmd_train_help[] =
     "options:\n"
     "  -o, --output FILE    the model to write (required)\n"
     "  --hidden W,W,...     hidden layer widths (default 64,64,64)\n"
-    "  --batch N            mini-batch size (default 1024)\n"
-    "  --lr E               peak learning rate (default 1e-3)\n"
-    "  --epochs N           epoch limit (default 2000)\n"
-    "  --time-limit S       seconds of training at most (default: none)\n"
+    "  --batch N            mini-batch size (default 256)\n"
+    "  --lr E               peak learning rate (default 3e-3)\n"
+    "  --epochs N           epoch limit (default 0: none; the time limit\n"
+    "                       stops training and the rate schedule spans the\n"
+    "                       epochs that fit in it)\n"
+    "  --time-limit S       seconds of training at most (default 570)\n"
     "  --target E           stop when every output's grid max error is\n"
     "                       at most E times its range (default 1e-3)\n"
     "  --eval-every N       epochs between full-grid measurements "
@@ -43,8 +45,22 @@ const char cmd_train_help[] =
     "  --checkpoint-every S seconds between checkpoints (default 60)\n"
     "  --keep N             checkpoints kept (default 3)\n"
     "  --resume             continue from the newest valid checkpoint\n"
+    "  --lbfgs-after N      Adam epochs before a full-batch phase in double\n"
+    "                       precision: Levenberg-Marquardt up to 3000\n"
+    "                       weights, L-BFGS beyond (default -1: Adam "
+    "only)\n"
+    "  --lbfgs-mem N        L-BFGS pairs kept (default 20)\n"
+    "  --init OLD.h5        start from OLD's weights (same inputs, outputs\n"
+    "                       and hidden widths; --hidden is taken from it),\n"
+    "                       re-expressed for the new table's ranges\n"
+    "  --freeze N           keep the first N layers of --init's weights\n"
     "  --probes N           off-grid probe points measured at the end\n"
-    "                       (default 4096; 0 skips them)\n" CLI_HELP_COMMON "\n"
+    "                       (default 4096; 0 skips them)\n"
+    "  --cells              also measure the max error in every grid cell\n"
+    "                       (its nodes and its centre, solved fresh: about\n"
+    "                       twice the solver work) and keep the figures in\n"
+    "                       the model; the service certifies each answer\n"
+    "                       with its cell's figure\n" CLI_HELP_COMMON "\n"
     "example:\n"
     "  tabula train heat1d-table.h5 -o heat1d.h5 --target 1e-3 "
     "--time-limit 300\n";
@@ -57,6 +73,8 @@ typedef struct train_args {
     tb_train_opts opts;
     int threads;
     long probes;
+    int cells;        /* --cells: measure per-cell certificates */
+    const char *init; /* --init OLD.h5, or NULL */
 } train_args;
 
 /* What the progress callback needs between calls. */
@@ -152,6 +170,13 @@ static int set_attrs(tb_model *m, const tb_table *t, const char *table_path)
     rc |= tb_model_set_attr(m, "table", full ? full : table_path);
     free(full);
     rc |= tb_model_set_attr(m, "table_created", t->created);
+
+    /* The axes' spacings, so that probes fall between the nodes. */
+    buf[0] = '\0';
+    for (int k = 0; k < t->n_params + t->n_coords; k++)
+        snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+                 k ? "," : "", tb_spacing_name(t->axes[k].spacing));
+    rc |= tb_model_set_attr(m, "spacings", buf);
     return rc;
 }
 
@@ -216,6 +241,7 @@ static int train(train_args *a, tb_model *m, const double *x, const double *y,
 /* Measure the model at off-grid probes, solved with the table's settings. */
 static int probe(const train_args *a, tb_model *m, tb_error *err)
 {
+    const char *name;
     const tb_problem *p;
     tb_solver_opts o;
     cli_errors e;
@@ -223,6 +249,17 @@ static int probe(const train_args *a, tb_model *m, tb_error *err)
 
     if (a->probes == 0)
         return 0;
+    /* A table written by another solver, for a problem this tabula does
+     * not know: nothing can solve the probes, so the report is grid-only
+     * and says so. */
+    name = tb_model_attr(m, "problem");
+    if (!name || !tb_problem_find(name)) {
+        printf("tabula train: problem '%s' is unknown here (a table from "
+               "another solver?): no off-grid probes; the error report is "
+               "grid-only\n",
+               name ? name : "?");
+        return tb_model_set_attr(m, "report", "grid-only") ? TB_ELIMIT : 0;
+    }
     rc = cli_model_solver(m, &p, &o, err);
     if (rc == 0)
         rc = cli_probe_errors(m, p, &o, (size_t)a->probes, CLI_PROBE_SEED, &e,
@@ -251,6 +288,40 @@ static void print_summary(const train_args *a, const tb_model *m)
     fflush(stdout);
 }
 
+/* With --init, the network's shape is the old model's. */
+static int warm_shape(train_args *a, tb_error *err)
+{
+    tb_model old = {0};
+    int rc;
+
+    if (!a->init)
+        return 0;
+    if ((rc = tb_model_load(a->init, &old, err)) != 0)
+        return rc;
+    a->n_hidden = old.n_hidden;
+    memcpy(a->hidden, old.hidden, sizeof(a->hidden));
+    tb_model_free(&old);
+    return 0;
+}
+
+/* With --init, the old model's weights re-expressed for m's ranges. */
+static int warm_start(const train_args *a, tb_model *m, tb_error *err)
+{
+    tb_model old = {0};
+    int rc;
+
+    if (!a->init)
+        return 0;
+    rc = tb_model_load(a->init, &old, err);
+    if (rc == 0)
+        rc = tb_model_warm_start(m, &old, err);
+    if (rc == 0)
+        printf("tabula train: starting from %s's weights%s\n", a->init,
+               a->opts.freeze ? " (first layers frozen)" : "");
+    tb_model_free(&old);
+    return rc;
+}
+
 /* The whole command once the options are known. */
 static int run(train_args *a)
 {
@@ -273,9 +344,11 @@ static int run(train_args *a)
         goto out;
     }
 
-    if (cli_table_rows(&t, &x, &y, &n, &err) != 0 ||
+    if (cli_table_rows(&t, &x, &y, &n, &err) != 0 || warm_shape(a, &err) != 0 ||
         build_model(a, &t, y, n, &m, &err) != 0 ||
-        train(a, &m, x, y, n, &err) != 0 || probe(a, &m, &err) != 0 ||
+        warm_start(a, &m, &err) != 0 || train(a, &m, x, y, n, &err) != 0 ||
+        probe(a, &m, &err) != 0 ||
+        (a->cells && cli_cells_measure(&m, &t, x, y, n, &err) != 0) ||
         tb_model_save(&m, a->output, &err) != 0)
         goto fail;
 
@@ -312,6 +385,11 @@ static const struct option longopts[] = {
     {"keep", required_argument, NULL, 'k'},
     {"resume", no_argument, NULL, 'r'},
     {"probes", required_argument, NULL, 'p'},
+    {"lbfgs-after", required_argument, NULL, 'A'},
+    {"lbfgs-mem", required_argument, NULL, 'M'},
+    {"init", required_argument, NULL, 'I'},
+    {"freeze", required_argument, NULL, 'F'},
+    {"cells", no_argument, NULL, 'Z'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -328,10 +406,18 @@ static int whole_option(train_args *a, int c, const char *arg)
             name = o->name;
     if (c == 'e' || c == 's' || c == 'p')
         hi = LONG_MAX;
-    if (c == 's' || c == 'p')
+    if (c == 's' || c == 'p' || c == 'e')
         lo = 0;
     if (c == 'n')
         hi = 256;
+    if (c == 'A')
+        lo = -1;
+    if (c == 'M')
+        hi = 1000;
+    if (c == 'F') {
+        lo = 0;
+        hi = TB_MODEL_MAX_HIDDEN;
+    }
 
     rc = cli_opt_long("train", name, arg, lo, hi, &v);
     if (rc != 0)
@@ -358,6 +444,15 @@ static int whole_option(train_args *a, int c, const char *arg)
     case 'p':
         a->probes = v;
         break;
+    case 'A':
+        a->opts.lbfgs_after = v;
+        break;
+    case 'M':
+        a->opts.lbfgs_mem = (int)v;
+        break;
+    case 'F':
+        a->opts.freeze = (int)v;
+        break;
     }
     return 0;
 }
@@ -370,13 +465,21 @@ static int other_option(train_args *a, int c, const char *arg)
     tb_error_clear(&err);
     switch (c) {
     case 'o':
+        if (a->output)
+            return cli_usage("train", "-o given more than once");
         a->output = arg;
         return 0;
     case 'c':
         a->opts.checkpoint_dir = arg;
         return 0;
+    case 'I':
+        a->init = arg;
+        return 0;
     case 'r':
         a->opts.resume = 1;
+        return 0;
+    case 'Z':
+        a->cells = 1;
         return 0;
     case 'H':
         if (cli_parse_hidden(arg, a->hidden, &a->n_hidden, &err) != 0)
@@ -422,6 +525,10 @@ static int parse(int argc, char **argv, train_args *a)
     a->table = argv[optind];
     if (!a->output)
         return cli_usage("train", "missing -o MODEL.h5, the model to write");
+    if (cli_check_output("train", a->output, a->table) != 0)
+        return CLI_EXIT_USAGE;
+    if (a->opts.freeze > 0 && !a->init)
+        return cli_usage("train", "--freeze needs --init OLD.h5");
     if (a->opts.resume && !a->opts.checkpoint_dir)
         return cli_usage("train", "--resume needs --checkpoint DIR");
     return 0;
@@ -434,6 +541,11 @@ int cmd_train(int argc, char **argv)
 
     tb_train_opts_default(&a.opts);
     a.opts.target = 1e-3;
+    a.opts.batch = 256;
+    a.opts.lr = 3e-3;
+    a.opts.lr_min = a.opts.lr / 100;
+    a.opts.max_epochs = 0;
+    a.opts.time_limit = 570;
     a.probes = 4096;
 
     rc = parse(argc, argv, &a);

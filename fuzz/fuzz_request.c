@@ -36,7 +36,9 @@ static int setup(void)
                       TB_ACT_TANH, 1, NULL) != 0)
         return -1;
     ent.model.report.n_grid = 1;
-    return 0;
+
+    /* As the registry does when it loads a model. */
+    return json_prerender(&ent);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,8 +62,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tb_error_clear(&err);
     rc = data[0] & 1 ? predict_answer(&rq, &rep, &err)
                      : infer_answer(&rq, &rep, &err);
-    if ((rc == 0) != (rep.body != NULL) || (rc != 0 && !err.text[0]))
+    /* A success carries an answer (a JSON body or rendered text); a
+     * failure carries a message. */
+    if ((rc == 0) != (rep.body != NULL || rep.text != NULL) ||
+        (rc != 0 && !err.text[0]))
         abort();
+    /* Rendered text is joined from pieces: it must still parse. */
+    if (rep.text) {
+        json_t *back = json_loads(rep.text, 0, NULL);
+
+        if (!back)
+            abort();
+        json_decref(back);
+    }
     json_decref(rep.body);
+    free(rep.text);
     return 0;
 }

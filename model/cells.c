@@ -162,6 +162,7 @@ void tbm_cells_write(tbm_h5 *h, const tb_model *m)
 int tbm_cells_read(tbm_h5 *h, tb_model *m)
 {
     size_t n_cells = cell_count(m), n_nodes = node_count(m);
+    size_t have_nodes = 0, have_max = 0;
     double *nodes = NULL, *max_abs = NULL;
     tb_error err;
     hid_t g;
@@ -170,6 +171,19 @@ int tbm_cells_read(tbm_h5 *h, tb_model *m)
         return h->rc;
     if (n_cells == 0 || (g = H5Gopen2(h->file, "cells", H5P_DEFAULT)) < 0)
         return tbm_h5_fail(h, "group 'cells' is unreadable or has no grid");
+
+    /* Sizes come from the file: check them before trusting them with an
+     * allocation, so a damaged file cannot ask for gigabytes. */
+    if (tbm_h5_data_size(h, g, "nodes", &have_nodes) != 0 ||
+        tbm_h5_data_size(h, g, "max_abs", &have_max) != 0 ||
+        have_nodes != n_nodes || have_max != n_cells * (size_t)m->n_out) {
+        H5Gclose(g);
+        return tbm_h5_fail(h,
+                           "group 'cells' holds %zu nodes and %zu "
+                           "figures; the grid has %zu and %zu",
+                           have_nodes, have_max, n_nodes,
+                           n_cells * (size_t)m->n_out);
+    }
 
     nodes = malloc(n_nodes * sizeof(*nodes));
     max_abs = malloc(n_cells * (size_t)m->n_out * sizeof(*max_abs));

@@ -8,7 +8,9 @@
  * three fingerprints and a checksum: FNV-1a 64 over every array and scalar,
  * verified on reading.  Datasets: params, best_params, adam_m, adam_v
  * (float32), best_stats (4 x n_out: max_abs, max_rel, mean_abs, rms of the
- * best weights) and history.
+ * best weights) and history; with an L-BFGS phase also the group lbfgs
+ * (scalars mem, count, head, iter, evals, f; datasets x, g, s, y, rho in
+ * double precision).
  */
 #include "model_int.h"
 
@@ -22,7 +24,7 @@
 #include <unistd.h>
 
 #define CKPT_MAGIC   "tabula-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2
 
 /* ------------------------------------------------------------------------
  * The state in memory
@@ -48,11 +50,26 @@ int tbm_state_alloc(tbm_state *s, size_t n_params, int n_out, tb_error *err)
     return TB_OK;
 }
 
-/* Free the four weight arrays and the history; the state is zeroed. */
+/* The L-BFGS arrays, for a run with a full-batch phase. */
+int tbm_state_alloc_lbfgs(tbm_state *s, int mem, tb_error *err)
+{
+    return tbm_lbfgs_alloc(&s->lb, s->n_params, mem, err);
+}
+
+/* The Levenberg-Marquardt point, for a run with that phase. */
+int tbm_state_alloc_lm(tbm_state *s, tb_error *err)
+{
+    return tbm_lm_alloc(&s->lm, s->n_params, err);
+}
+
+/* Free the weight arrays, the L-BFGS state and the history; the state is
+ * zeroed. */
 void tbm_state_free(tbm_state *s)
 {
     if (!s)
         return;
+    tbm_lbfgs_free(&s->lb);
+    tbm_lm_free(&s->lm);
     free(s->params);
     free(s->best);
     free(s->adam_m);
@@ -80,6 +97,22 @@ int tbm_state_push_history(tbm_state *s, const tb_history *h, tb_error *err)
 
 #define HASH(h, v) tbm_fnv((h), &(v), sizeof(v))
 
+/* The L-BFGS part of the checksum: its scalars and the arrays that carry
+ * state between iterations (nothing when there is no L-BFGS phase). */
+static uint64_t lbfgs_checksum(uint64_t h, const tbm_lbfgs *b)
+{
+    size_t bytes = b->n * sizeof(double);
+
+    if (!b->block)
+        return h;
+    h = HASH(HASH(HASH(HASH(h, b->mem), b->count), b->head), b->iter);
+    h = HASH(HASH(h, b->evals), b->f);
+    h = tbm_fnv(tbm_fnv(h, b->x, bytes), b->g, bytes);
+    h = tbm_fnv(h, b->s, bytes * (size_t)b->mem);
+    h = tbm_fnv(h, b->y, bytes * (size_t)b->mem);
+    return tbm_fnv(h, b->rho, (size_t)b->mem * sizeof(double));
+}
+
 /* FNV-1a 64 over every array, scalar and fingerprint of the state. */
 uint64_t tbm_state_checksum(const tbm_state *s)
 {
@@ -96,6 +129,12 @@ uint64_t tbm_state_checksum(const tbm_state *s)
     for (int k = 0; k < TBM_N_STATS; k++)
         h = tbm_fnv(h, s->best_stats[k], (size_t)s->n_out * sizeof(double));
     h = HASH(h, s->rng.s);
+    h = lbfgs_checksum(h, &s->lb);
+    if (s->lm.x) {
+        h = HASH(HASH(HASH(HASH(h, s->lm.iter), s->lm.evals), s->lm.f),
+                 s->lm.mu);
+        h = tbm_fnv(h, s->lm.x, s->n_params * sizeof(double));
+    }
     for (size_t i = 0; i < s->n_hist; i++) {
         const tb_history *r = &s->hist[i];
 
@@ -153,6 +192,53 @@ static void write_arrays(tbm_h5 *h, const tbm_state *s)
     tbm_h5_put_history(h, f, "history", s->hist, s->n_hist);
 }
 
+/* The Levenberg-Marquardt state as the group lm, when the run has one. */
+static void write_lm(tbm_h5 *h, const tbm_lm *b)
+{
+    hid_t g;
+
+    if (!b->x || h->rc)
+        return;
+    g = H5Gcreate2(h->file, "lm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) {
+        tbm_h5_fail(h, "cannot create group lm");
+        return;
+    }
+    tbm_h5_put_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
+    tbm_h5_put_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
+    tbm_h5_put_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);
+    tbm_h5_put_num(h, g, "mu", H5T_NATIVE_DOUBLE, &b->mu, 0);
+    tbm_h5_put_data(h, g, "x", H5T_NATIVE_DOUBLE, b->x, b->n, 0);
+    H5Gclose(g);
+}
+
+/* The L-BFGS state as the group lbfgs, when the run has one. */
+static void write_lbfgs(tbm_h5 *h, const tbm_lbfgs *b)
+{
+    size_t n = b->n, m = (size_t)b->mem;
+    hid_t g;
+
+    if (!b->block || h->rc)
+        return;
+    g = H5Gcreate2(h->file, "lbfgs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) {
+        tbm_h5_fail(h, "cannot create group lbfgs");
+        return;
+    }
+    tbm_h5_put_num(h, g, "mem", H5T_NATIVE_INT, &b->mem, 0);
+    tbm_h5_put_num(h, g, "count", H5T_NATIVE_INT, &b->count, 0);
+    tbm_h5_put_num(h, g, "head", H5T_NATIVE_INT, &b->head, 0);
+    tbm_h5_put_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
+    tbm_h5_put_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
+    tbm_h5_put_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);
+    tbm_h5_put_data(h, g, "x", H5T_NATIVE_DOUBLE, b->x, n, 0);
+    tbm_h5_put_data(h, g, "g", H5T_NATIVE_DOUBLE, b->g, n, 0);
+    tbm_h5_put_data(h, g, "s", H5T_NATIVE_DOUBLE, b->s, m, n);
+    tbm_h5_put_data(h, g, "y", H5T_NATIVE_DOUBLE, b->y, m, n);
+    tbm_h5_put_data(h, g, "rho", H5T_NATIVE_DOUBLE, b->rho, m, 0);
+    H5Gclose(g);
+}
+
 /* dir/ckpt-<epoch>.h5 into buf; 0 or TB_EINVAL when it does not fit. */
 static int ckpt_path(char *buf, size_t size, const char *dir, long epoch,
                      tb_error *err)
@@ -185,6 +271,8 @@ int tbm_ckpt_write(const char *dir, const tbm_state *s, tb_error *err)
     if (rc == TB_OK) {
         write_scalars(&h, s);
         write_arrays(&h, s);
+        write_lbfgs(&h, &s->lb);
+        write_lm(&h, &s->lm);
         rc = h.rc ? h.rc : tbm_h5_commit(&h);
         if (h.rc)
             tbm_h5_abandon(&h);
@@ -273,6 +361,60 @@ static void read_arrays(tbm_h5 *h, tbm_state *s)
     s->cap_hist = s->n_hist;
 }
 
+/* The group lbfgs into b, allocated like the run expects. */
+static void read_lbfgs(tbm_h5 *h, tbm_lbfgs *b)
+{
+    size_t n = b->n, m = (size_t)b->mem;
+    int mem = 0;
+    hid_t g;
+
+    if (!b->block || h->rc)
+        return;
+    if (H5Lexists(h->file, "lbfgs", H5P_DEFAULT) <= 0) {
+        tbm_h5_fail(h, "no L-BFGS state (group lbfgs) in it");
+        return;
+    }
+    g = H5Gopen2(h->file, "lbfgs", H5P_DEFAULT);
+    tbm_h5_get_num(h, g, "mem", H5T_NATIVE_INT, &mem, 0);
+    if (!h->rc && mem != b->mem)
+        tbm_h5_fail(h, "L-BFGS memory %d; this run keeps %d", mem, b->mem);
+    tbm_h5_get_num(h, g, "count", H5T_NATIVE_INT, &b->count, 0);
+    tbm_h5_get_num(h, g, "head", H5T_NATIVE_INT, &b->head, 0);
+    tbm_h5_get_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
+    tbm_h5_get_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
+    tbm_h5_get_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);
+    tbm_h5_get_data(h, g, "x", H5T_NATIVE_DOUBLE, b->x, n);
+    tbm_h5_get_data(h, g, "g", H5T_NATIVE_DOUBLE, b->g, n);
+    tbm_h5_get_data(h, g, "s", H5T_NATIVE_DOUBLE, b->s, m * n);
+    tbm_h5_get_data(h, g, "y", H5T_NATIVE_DOUBLE, b->y, m * n);
+    tbm_h5_get_data(h, g, "rho", H5T_NATIVE_DOUBLE, b->rho, m);
+    H5Gclose(g);
+    if (!h->rc &&
+        (b->count < 0 || b->count > b->mem || b->head < 0 || b->head >= b->mem))
+        tbm_h5_fail(h, "L-BFGS count %d, head %d out of range", b->count,
+                    b->head);
+}
+
+/* The group lm into b, allocated for the run's weights. */
+static void read_lm(tbm_h5 *h, tbm_lm *b)
+{
+    hid_t g;
+
+    if (!b->x || h->rc)
+        return;
+    if (H5Lexists(h->file, "lm", H5P_DEFAULT) <= 0) {
+        tbm_h5_fail(h, "no Levenberg-Marquardt state (group lm) in it");
+        return;
+    }
+    g = H5Gopen2(h->file, "lm", H5P_DEFAULT);
+    tbm_h5_get_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
+    tbm_h5_get_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
+    tbm_h5_get_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);
+    tbm_h5_get_num(h, g, "mu", H5T_NATIVE_DOUBLE, &b->mu, 0);
+    tbm_h5_get_data(h, g, "x", H5T_NATIVE_DOUBLE, b->x, b->n);
+    H5Gclose(g);
+}
+
 /* Read and verify the file into t, a state allocated like want. */
 static int read_into(tbm_h5 *h, const tbm_state *want, tbm_state *t)
 {
@@ -285,6 +427,8 @@ static int read_into(tbm_h5 *h, const tbm_state *want, tbm_state *t)
         return h->rc;
     read_scalars(h, t);
     read_arrays(h, t);
+    read_lbfgs(h, &t->lb);
+    read_lm(h, &t->lm);
     tbm_h5_get_num(h, h->file, "checksum", H5T_NATIVE_ULLONG, &sum, 0);
     if (h->rc)
         return h->rc;
@@ -308,6 +452,11 @@ int tbm_ckpt_read(const char *path, tbm_state *s, tb_error *err)
 
     if ((rc = tbm_state_alloc(&t, s->n_params, s->n_out, err)))
         return rc;
+    if ((s->lb.block && (rc = tbm_state_alloc_lbfgs(&t, s->lb.mem, err))) ||
+        (s->lm.x && (rc = tbm_state_alloc_lm(&t, err)))) {
+        tbm_state_free(&t);
+        return rc;
+    }
 
     tbm_h5_lock();
     rc = tbm_h5_open(&h, path, err);

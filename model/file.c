@@ -165,6 +165,7 @@ int tb_model_save(const tb_model *m, const char *path, tb_error *err)
         tbm_h5_put_history(&h, h.file, "history", m->history, m->n_history);
         write_report(&h, m);
         write_attrs(&h, m);
+        tbm_cells_write(&h, m);
         rc = h.rc ? h.rc : tbm_h5_commit(&h);
         if (h.rc)
             tbm_h5_abandon(&h);
@@ -391,6 +392,7 @@ int tb_model_load(const char *path, tb_model *m, tb_error *err)
             !read_report(&h, m) && !read_attrs(&h, m))
             tbm_h5_get_history(&h, h.file, "history", &m->history,
                                &m->n_history);
+        tbm_cells_read(&h, m);
         rc = h.rc;
         tbm_h5_close(&h);
     }

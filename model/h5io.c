@@ -65,6 +65,10 @@ int tbm_h5_create(tbm_h5 *h, const char *path, tb_error *err)
                    (long)getpid(), c);
     if (len < 0 || (size_t)len >= sizeof(h->tmp))
         return tbm_h5_fail(h, "the file name is too long");
+    if (tb_path_replaceable(path, err) != 0) {
+        h->code = TB_EINVAL;
+        return tbm_h5_fail(h, "will not replace %s", path);
+    }
 
     h->file = H5Fcreate(h->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (h->file < 0)

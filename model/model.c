@@ -129,6 +129,8 @@ void tb_model_free(tb_model *m)
         return;
     free(m->params);
     free(m->history);
+    free(m->cells.nodes);
+    free(m->cells.max_abs);
     memset(m, 0, sizeof(*m));
 }
 

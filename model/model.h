@@ -26,6 +26,14 @@ enum tb_activation {
     TB_ACT_TANH = 0,
 };
 
+/* The optimiser of the full-batch phase of training. */
+enum tb_second {
+    TB_SECOND_AUTO = 0,  /* Levenberg-Marquardt up to 3000 weights, then
+                            L-BFGS */
+    TB_SECOND_LM = 1,    /* Levenberg-Marquardt (J^T J in memory) */
+    TB_SECOND_LBFGS = 2, /* limited-memory BFGS */
+};
+
 /* One input of the domain: its name, closed range and grid node count. */
 typedef struct tb_model_input {
     char name[TB_MODEL_NAME_MAX];
@@ -63,6 +71,15 @@ typedef struct tb_attr {
     char value[256];
 } tb_attr;
 
+/* Per-cell certificates (optional, measured at train time): the max
+ * absolute error of each output in each grid cell, at the cell's nodes and
+ * its centre (solved fresh).  n_cells is 0 when the model has none. */
+typedef struct tb_cells {
+    size_t n_cells;  /* the product over inputs of (in[k].n - 1) */
+    double *nodes;   /* every input's node coordinates, input after input */
+    double *max_abs; /* n_cells rows of n_out figures, last input fastest */
+} tb_cells;
+
 typedef struct tb_model {
     int n_in;
     int n_out;
@@ -82,6 +99,7 @@ typedef struct tb_model {
     size_t n_history;
     tb_attr attrs[TB_MODEL_MAX_ATTRS];
     int n_attrs;
+    tb_cells cells; /* per-cell certificates (model/cells.c) */
 } tb_model;
 
 /*
@@ -139,6 +157,26 @@ int tb_model_save(const tb_model *m, const char *path, tb_error *err);
  * weights).  Returns 0 or a negative status; on failure m holds nothing. */
 int tb_model_load(const char *path, tb_model *m, tb_error *err);
 
+/* Give m per-cell certificates (copied): nodes holds every input's node
+ * coordinates (in[k].n each, increasing, from lo to hi), max_abs one row
+ * of n_out figures per cell.  Returns 0, TB_EINVAL or TB_ENOMEM. */
+int tb_model_set_cells(tb_model *m, const double *nodes, const double *max_abs,
+                       tb_error *err);
+
+/* The certified max absolute error of output j at point x (n_in values
+ * inside the domain): the figure of the cell x falls in, or -1 when the
+ * model has no cell figures. */
+double tb_model_cell_error(const tb_model *m, const double *x, int j);
+
+/*
+ * Give m, already built for a new domain and output ranges, the weights of
+ * old (same inputs, outputs and hidden widths), re-expressed so that the
+ * network computes old's function in user units.  For a warm start when a
+ * problem's ranges or solver settings changed slightly.  Returns 0 or
+ * TB_EINVAL naming what does not fit.
+ */
+int tb_model_warm_start(tb_model *m, const tb_model *old, tb_error *err);
+
 /* The number of threads OpenBLAS may use in this process. */
 void tb_model_set_threads(int n);
 
@@ -160,7 +198,10 @@ typedef struct tb_train_opts {
     int batch;                  /* mini-batch size (default 1024) */
     double lr;                  /* peak learning rate (default 1e-3) */
     double lr_min;              /* floor of the schedule (0: lr / 100) */
-    long max_epochs;            /* default 2000 */
+    long max_epochs;            /* default 2000; 0: no limit, which needs a
+                                   time limit: Adam's cosine then follows
+                                   this call's clock to the time limit (not
+                                   repeatable bit for bit) */
     double time_limit;          /* seconds; 0 means none */
     double target;              /* stop when every output's grid max error /
                                    range is at most this; 0 means never */
@@ -172,6 +213,14 @@ typedef struct tb_train_opts {
                                    0: after every epoch */
     int keep;                   /* checkpoints kept (3) */
     int resume;                 /* continue from the newest valid checkpoint */
+    long lbfgs_after;           /* Adam epochs before the full-batch phase
+                                   in double precision (Levenberg-Marquardt
+                                   or L-BFGS, see second); -1: Adam only
+                                   (default) */
+    int lbfgs_mem;              /* L-BFGS pairs kept (default 20) */
+    int second;                 /* enum tb_second (default auto) */
+    int freeze;                 /* the first `freeze` layers keep their
+                                   weights (default 0; Adam only) */
     volatile sig_atomic_t *stop; /* set non-zero to stop cleanly */
     void (*progress)(const tb_train_progress *p, void *data);
     void *progress_data;
@@ -190,13 +239,17 @@ void tb_train_opts_default(tb_train_opts *o);
  *
  * Adam (bias-corrected) on the mean squared error in scaled units; the rate
  * warms up over 100 steps, then follows a cosine from lr down to lr_min at
- * max_epochs.  History rows (loss: the grid's mean squared error) are taken
- * every eval_every epochs and at the end.  time_limit counts this call
- * only.  A fresh run starts from m's weights and replaces its history; a
- * resumed one continues the checkpoint's run exactly when the options are
- * unchanged.  Checkpoints from another table, network or options (batch,
- * lr, lr_min, seed, eval_every) are refused with a warning.  OpenBLAS uses
- * one thread here unless tb_model_set_threads said otherwise.
+ * max_epochs (or where the full-batch phase begins).  With lbfgs_after >= 0
+ * Adam then hands over to a full-batch optimiser in double precision:
+ * Levenberg-Marquardt for networks up to 3000 weights, L-BFGS beyond (or
+ * as `second` says), one step per "epoch", stopping early when it finds
+ * no further decrease (TB_STOP_EPOCHS).  History rows (loss: the grid's mean
+ * squared error) are taken every eval_every epochs and at the end.  time_limit
+ * counts this call only.  A fresh run starts from m's weights and replaces its
+ * history; a resumed one continues the checkpoint's run exactly when the
+ * options are unchanged.  Checkpoints from another table, network or options
+ * (batch, lr, lr_min, seed, eval_every) are refused with a warning.  OpenBLAS
+ * uses one thread here unless tb_model_set_threads said otherwise.
  */
 int tb_train(tb_model *m, const double *x, const double *y, size_t n,
              const tb_train_opts *o, tb_train_progress *last, tb_error *err);

@@ -101,6 +101,115 @@ static inline float tbm_tanh(float x)
 }
 
 /* ------------------------------------------------------------------------
+ * The full-batch objective in double precision (mlp64.c)
+ * ------------------------------------------------------------------------ */
+
+/* The weighted mean squared error over every row, in scaled units. */
+typedef struct tbm_objective {
+    tbm_layout L;
+    size_t n;         /* rows */
+    const double *xs; /* n x n_in scaled inputs (borrowed) */
+    const double *ys; /* n x n_out scaled targets (borrowed) */
+    const double *w;  /* n per-row weights, or NULL for all ones.  TODO:
+                         a worst-case phase that raises the weights of the
+                         largest residuals; only the tests set them now */
+    int chunk;        /* rows per pass */
+    double *act[TBM_MAX_LAYERS + 1];
+    double *delta, *tmp;
+    double *block;
+} tbm_objective;
+
+/* Allocate the buffers for layout L over n rows.  0 or TB_ENOMEM. */
+int tbm_objective_open(tbm_objective *o, const tbm_layout *L, const double *xs,
+                       const double *ys, size_t n, tb_error *err);
+
+/* Release the buffers. */
+void tbm_objective_close(tbm_objective *o);
+
+/* The objective at weights p; its gradient goes into g. */
+double tbm_objective_eval(tbm_objective *o, const double *p, double *g);
+
+/* The objective at weights p, without the gradient. */
+double tbm_objective_value(tbm_objective *o, const double *p);
+
+/* The weighted residuals' Jacobian for the chunk of rows from `at`: lines
+ * of n_params values into jac, residuals into res; d holds L.n_layers
+ * buffers of chunk x max_width.  Returns the number of lines. */
+int tbm_objective_jacobian(tbm_objective *o, const double *p, size_t at,
+                           double *const *d, double *jac, double *res);
+
+/* ------------------------------------------------------------------------
+ * Levenberg-Marquardt (lm.c)
+ * ------------------------------------------------------------------------ */
+
+#define TBM_LM_MAX_PARAMS 3000 /* larger networks use L-BFGS */
+
+/* The optimiser's state: the point, its objective and the damping. */
+typedef struct tbm_lm {
+    size_t n;
+    long iter;  /* accepted steps */
+    long evals; /* objective evaluations */
+    double f;
+    double mu;                 /* damping relative to the diagonal of J^T J */
+    double *x;                 /* the current point (what a checkpoint holds) */
+    double *xt;                /* scratch (tbm_lm_prepare): the trial point, */
+    double *a, *c;             /* J^T J and its damped Cholesky factor, */
+    double *g;                 /* J^T r, */
+    double *jac, *res;         /* a chunk's Jacobian and residuals, */
+    double *d[TBM_MAX_LAYERS]; /* and its per-layer deltas */
+    double *block;
+} tbm_lm;
+
+/* Allocate the point for n weights.  0 or TB_ENOMEM. */
+int tbm_lm_alloc(tbm_lm *b, size_t n, tb_error *err);
+
+/* Allocate the steps' scratch for o's network (once).  0 or TB_ENOMEM. */
+int tbm_lm_prepare(tbm_lm *b, const tbm_objective *o, tb_error *err);
+
+/* Release and zero. */
+void tbm_lm_free(tbm_lm *b);
+
+/* Start at float weights p. */
+void tbm_lm_start(tbm_lm *b, tbm_objective *o, const float *p);
+
+/* One step: build J^T J, then damp until the objective falls.  1 when x
+ * moved, 0 when no damping gave a decrease. */
+int tbm_lm_iterate(tbm_lm *b, tbm_objective *o);
+
+/* ------------------------------------------------------------------------
+ * L-BFGS (lbfgs.c)
+ * ------------------------------------------------------------------------ */
+
+/* The optimiser's whole state: the point, its value and gradient, and the
+ * newest `count` of `mem` pairs in a ring ending before `head`. */
+typedef struct tbm_lbfgs {
+    size_t n;
+    int mem;
+    int count, head;
+    long iter;  /* iterations that moved x */
+    long evals; /* objective evaluations */
+    double f;
+    double *x, *g;       /* the current point and its gradient */
+    double *d, *xt, *gt; /* scratch: direction, trial point, its gradient */
+    double *s, *y;       /* mem x n pairs */
+    double *rho;         /* 1 / s.y per pair */
+    double *alpha;       /* scratch of the two-loop recursion */
+    double *block;
+} tbm_lbfgs;
+
+/* Allocate for n values and mem pairs.  0 or TB_ENOMEM. */
+int tbm_lbfgs_alloc(tbm_lbfgs *b, size_t n, int mem, tb_error *err);
+
+/* Release and zero. */
+void tbm_lbfgs_free(tbm_lbfgs *b);
+
+/* Start at float weights p with an empty memory. */
+void tbm_lbfgs_start(tbm_lbfgs *b, tbm_objective *o, const float *p);
+
+/* One iteration; 1 when x moved, 0 when no decrease could be found. */
+int tbm_lbfgs_iterate(tbm_lbfgs *b, tbm_objective *o);
+
+/* ------------------------------------------------------------------------
  * Scaling (model.c)
  * ------------------------------------------------------------------------ */
 
@@ -179,11 +288,19 @@ typedef struct tbm_state {
     uint64_t fp_data; /* fingerprints: the table, */
     uint64_t fp_arch; /* the network's shape and scaling, */
     uint64_t fp_opts; /* the options that change the trajectory */
+    tbm_lbfgs lb;     /* the L-BFGS phase (lb.block NULL: none) */
+    tbm_lm lm;        /* or the Levenberg-Marquardt one (lm.x NULL: none) */
 } tbm_state;
 
 /* Allocate the arrays of a state for n_params weights; fields zeroed.
  * Returns 0 or TB_ENOMEM.  Free with tbm_state_free. */
 int tbm_state_alloc(tbm_state *s, size_t n_params, int n_out, tb_error *err);
+
+/* Add the L-BFGS arrays to a state (mem pairs).  0 or TB_ENOMEM. */
+int tbm_state_alloc_lbfgs(tbm_state *s, int mem, tb_error *err);
+
+/* Add the Levenberg-Marquardt point to a state.  0 or TB_ENOMEM. */
+int tbm_state_alloc_lm(tbm_state *s, tb_error *err);
 
 /* Release what a state holds and zero it. */
 void tbm_state_free(tbm_state *s);
@@ -300,6 +417,11 @@ int tbm_h5_get_history(tbm_h5 *h, hid_t loc, const char *name,
 
 /* Record an error about h's file: TB_EFORMAT or TB_EIO with the path. */
 int tbm_h5_fail(tbm_h5 *h, const char *fmt, ...) TB_PRINTF(2, 3);
+
+/* Per-cell certificates in the model file (cells.c): group "cells" is
+ * written when the model has figures and read when the file has it. */
+void tbm_cells_write(tbm_h5 *h, const tb_model *m);
+int tbm_cells_read(tbm_h5 *h, tb_model *m);
 
 /* ------------------------------------------------------------------------
  * Threads (model.c)

@@ -1,12 +1,14 @@
 /*
  * train.c - memorising a table: Adam over mini-batches of every row, a
  * short warm-up then a cosine decay of the rate from lr to lr_min over
- * max_epochs, full-grid error measurement, best-weights tracking and
- * checkpoints.
+ * max_epochs (or over the time limit when there is no epoch limit), an
+ * optional full-batch phase in double precision (lm.c, lbfgs.c),
+ * full-grid error measurement, best-weights tracking and checkpoints.
  *
- * Every buffer is allocated once per run; a step allocates nothing.  A run
- * is repeatable bit for bit for a given seed and OpenBLAS thread count, and
- * a resumed run continues exactly where its checkpoint left off.
+ * Every buffer is allocated once per run; a step allocates nothing.  With
+ * an epoch limit a run is repeatable bit for bit for a given seed and
+ * OpenBLAS thread count, and a resumed run continues exactly where its
+ * checkpoint left off.
  */
 #include "model_int.h"
 
@@ -42,10 +44,14 @@ struct trainer {
     float *ybatch, *delta, *tmp, *grad;
     float *scratch; /* the one block behind act .. grad */
     tbm_state st;
-    double t_start;   /* tb_now() when this session started */
-    double elapsed0;  /* training seconds before this session */
-    double last_ckpt; /* tb_now() of the last checkpoint */
-    long ckpt_epoch;  /* the epoch it holds (-1: none yet) */
+    double *xd, *yd;   /* every row, scaled, in double (full batch) */
+    tbm_objective obj; /* the full-batch objective over them */
+    int stuck;         /* the full-batch step found no decrease */
+    size_t frozen;     /* weights of the frozen layers, at the start */
+    double t_start;    /* tb_now() when this session started */
+    double elapsed0;   /* training seconds before this session */
+    double last_ckpt;  /* tb_now() of the last checkpoint */
+    long ckpt_epoch;   /* the epoch it holds (-1: none yet) */
     tb_train_progress prog;
 };
 
@@ -63,6 +69,8 @@ void tb_train_opts_default(tb_train_opts *o)
     o->seed = 1;
     o->checkpoint_every = 60;
     o->keep = 3;
+    o->lbfgs_after = -1;
+    o->lbfgs_mem = 20;
 }
 
 /* ------------------------------------------------------------------------
@@ -80,6 +88,10 @@ static int check_opts(const tb_train_opts *o, tb_error *err)
                             "lr %g, lr_min %g; expected 0 < lr and "
                             "0 <= lr_min <= lr",
                             o->lr, o->lr_min);
+    if (o->max_epochs == 0 && !(o->time_limit > 0))
+        return tb_error_set(err, TB_EINVAL, "max_epochs",
+                            "max_epochs 0 (no epoch limit) needs a time "
+                            "limit");
     if (o->max_epochs < 0 || o->eval_every < 1)
         return tb_error_set(err, TB_EINVAL, "max_epochs",
                             "max_epochs %ld, eval_every %d; expected >= 0 "
@@ -90,6 +102,21 @@ static int check_opts(const tb_train_opts *o, tb_error *err)
         return tb_error_set(err, TB_EINVAL, "time_limit",
                             "time_limit %g, target %g; expected >= 0",
                             o->time_limit, o->target);
+    if (o->lbfgs_after < -1 ||
+        (o->lbfgs_after >= 0 && (o->lbfgs_mem < 1 || o->lbfgs_mem > 1000 ||
+                                 o->second < 0 || o->second > 2)))
+        return tb_error_set(err, TB_EINVAL, "lbfgs_after",
+                            "lbfgs_after %ld, lbfgs_mem %d; expected -1 (no "
+                            "full-batch phase) or >= 0 with 1 to 1000 "
+                            "pairs and a known optimiser",
+                            o->lbfgs_after, o->lbfgs_mem);
+    if (o->freeze < 0 || o->freeze > TB_MODEL_MAX_HIDDEN ||
+        (o->freeze > 0 && o->lbfgs_after >= 0))
+        return tb_error_set(err, TB_EINVAL, "freeze",
+                            "freeze %d with lbfgs_after %ld; expected 0 to "
+                            "%d frozen layers, and no full-batch phase with "
+                            "frozen layers",
+                            o->freeze, o->lbfgs_after, TB_MODEL_MAX_HIDDEN);
     if (o->checkpoint_dir && (!o->checkpoint_dir[0] || o->keep < 1))
         return tb_error_set(err, TB_EINVAL, "checkpoint_dir",
                             "an empty folder name or keep %d < 1", o->keep);
@@ -136,6 +163,13 @@ static void fingerprints(struct trainer *t, const double *x)
     h = tbm_fnv(h, &o->lr, sizeof(o->lr));
     h = tbm_fnv(h, &t->lr_min, sizeof(t->lr_min));
     h = tbm_fnv(h, &o->seed, sizeof(o->seed));
+    h = tbm_fnv(h, &o->lbfgs_after, sizeof(o->lbfgs_after));
+    if (o->freeze > 0)
+        h = tbm_fnv(h, &o->freeze, sizeof(o->freeze));
+    if (o->lbfgs_after >= 0) {
+        h = tbm_fnv(h, &o->lbfgs_mem, sizeof(o->lbfgs_mem));
+        h = tbm_fnv(h, &o->second, sizeof(o->second));
+    }
     t->st.fp_opts = tbm_fnv(h, &o->eval_every, sizeof(o->eval_every));
 }
 
@@ -166,6 +200,33 @@ static int alloc_scratch(struct trainer *t)
     return TB_OK;
 }
 
+/* The double-precision copy of the rows and the objective over them, for
+ * a run with a full-batch phase. */
+static int open_full_batch(struct trainer *t, const double *x)
+{
+    const tb_model *m = t->m;
+    size_t ni = (size_t)m->n_in, no = (size_t)m->n_out;
+    int rc;
+
+    t->xd = malloc(t->n * ni * sizeof(double));
+    t->yd = malloc(t->n * no * sizeof(double));
+    if (!t->xd || !t->yd)
+        return tb_error_set(t->err, TB_ENOMEM, "train",
+                            "cannot allocate a double copy of %zu rows", t->n);
+    for (size_t i = 0; i < t->n * ni; i++)
+        t->xd[i] = (x[i] - t->sc.in_mid[i % ni]) * t->sc.in_scale[i % ni];
+    for (size_t i = 0; i < t->n * no; i++)
+        t->yd[i] = (t->y[i] - t->sc.out_mid[i % no]) / t->sc.out_half[i % no];
+
+    /* Levenberg-Marquardt where J^T J fits, L-BFGS beyond. */
+    if ((rc = tbm_objective_open(&t->obj, &t->L, t->xd, t->yd, t->n, t->err)))
+        return rc;
+    if (t->o->second == TB_SECOND_LM ||
+        (t->o->second == TB_SECOND_AUTO && t->st.n_params <= TBM_LM_MAX_PARAMS))
+        return tbm_state_alloc_lm(&t->st, t->err);
+    return tbm_state_alloc_lbfgs(&t->st, t->o->lbfgs_mem, t->err);
+}
+
 static int trainer_open(struct trainer *t, tb_model *m, const double *x,
                         const double *y, size_t n)
 {
@@ -179,6 +240,12 @@ static int trainer_open(struct trainer *t, tb_model *m, const double *x,
     t->lr_min = t->o->lr_min > 0 ? t->o->lr_min : t->o->lr / 100;
     tbm_layout_of(m, &t->L);
     tbm_scale_init(m, &t->sc);
+    if (t->o->freeze >= t->L.n_layers)
+        return tb_error_set(t->err, TB_EINVAL, "freeze",
+                            "freeze %d; the network has %d layers and the "
+                            "last must train",
+                            t->o->freeze, t->L.n_layers);
+    t->frozen = t->o->freeze > 0 ? t->L.w_off[t->o->freeze] : 0;
 
     t->xs = malloc(n * (size_t)m->n_in * sizeof(float));
     t->ys = malloc(n * (size_t)m->n_out * sizeof(float));
@@ -193,6 +260,8 @@ static int trainer_open(struct trainer *t, tb_model *m, const double *x,
     tbm_scale_inputs(&t->sc, m->n_in, x, n, t->xs);
     tbm_scale_outputs(&t->sc, m->n_out, y, n, t->ys);
     fingerprints(t, x);
+    if (t->o->lbfgs_after >= 0)
+        return open_full_batch(t, x);
     return TB_OK;
 }
 
@@ -202,6 +271,9 @@ static void trainer_close(struct trainer *t)
     free(t->ys);
     free(t->order);
     free(t->scratch);
+    free(t->xd);
+    free(t->yd);
+    tbm_objective_close(&t->obj);
     tbm_state_free(&t->st);
 }
 
@@ -273,11 +345,20 @@ static double loss_grad(struct trainer *t, int rows)
 static double rate(const struct trainer *t)
 {
     const tbm_state *s = &t->st;
-    double total = (double)s->sched_horizon * (double)t->steps;
-    double f = total > 0 ? fmin((double)s->step / total, 1.0) : 1.0;
-    double warm = fmin((double)(s->step + 1) / WARMUP_STEPS, 1.0);
-    double lr = t->lr_min + (t->o->lr - t->lr_min) * 0.5 * (1 + cos(M_PI * f));
+    long horizon = s->sched_horizon;
+    double total, f, warm, lr;
 
+    /* With an L-BFGS phase, Adam's cosine ends where that phase begins;
+     * with no epoch limit, it spans this session's time limit. */
+    if (t->o->lbfgs_after >= 0 && (horizon == 0 || t->o->lbfgs_after < horizon))
+        horizon = t->o->lbfgs_after;
+    total = (double)horizon * (double)t->steps;
+    if (horizon == 0)
+        f = fmin((tb_now() - t->t_start) / t->o->time_limit, 1.0);
+    else
+        f = total > 0 ? fmin((double)s->step / total, 1.0) : 1.0;
+    warm = fmin((double)(s->step + 1) / WARMUP_STEPS, 1.0);
+    lr = t->lr_min + (t->o->lr - t->lr_min) * 0.5 * (1 + cos(M_PI * f));
     return lr * warm;
 }
 
@@ -294,12 +375,14 @@ static void adam_step(struct trainer *t)
 
     s->step++;
     bc1 = 1 - pow(ADAM_B1, (double)s->step);
+
+    /* Frozen layers come first in params: start after them. */
     bc2 = 1 - pow(ADAM_B2, (double)s->step);
     a = (float)(lr * sqrt(bc2) / bc1);
     s->lr_cur = lr;
     eps = (float)(ADAM_EPS * sqrt(bc2));
 
-    for (size_t i = 0; i < s->n_params; i++) {
+    for (size_t i = t->frozen; i < s->n_params; i++) {
         m[i] = (float)ADAM_B1 * m[i] + (float)(1 - ADAM_B1) * g[i];
         v[i] = (float)ADAM_B2 * v[i] + (float)(1 - ADAM_B2) * g[i] * g[i];
         p[i] -= a * m[i] / (sqrtf(v[i]) + eps);
@@ -328,6 +411,48 @@ static double run_epoch(struct trainer *t)
     }
     t->st.epoch++;
     return sse / ((double)t->n * (double)t->m->n_out);
+}
+
+/* One step of the full-batch phase in double precision (Levenberg-
+ * Marquardt or L-BFGS), started from the Adam weights the first time; the
+ * float weights follow.  *loss receives the objective (the mean squared
+ * error in scaled units).  Returns 0 or TB_ENOMEM. */
+static int full_batch_epoch(struct trainer *t, double *loss)
+{
+    tbm_state *s = &t->st;
+    const double *x;
+    int rc;
+
+    if (s->lm.x) {
+        if ((rc = tbm_lm_prepare(&s->lm, &t->obj, t->err)))
+            return rc;
+        if (s->lm.evals == 0)
+            tbm_lm_start(&s->lm, &t->obj, s->params);
+        t->stuck = !tbm_lm_iterate(&s->lm, &t->obj);
+        x = s->lm.x;
+        *loss = s->lm.f;
+    } else {
+        if (s->lb.evals == 0)
+            tbm_lbfgs_start(&s->lb, &t->obj, s->params);
+        t->stuck = !tbm_lbfgs_iterate(&s->lb, &t->obj);
+        x = s->lb.x;
+        *loss = s->lb.f;
+    }
+    for (size_t i = 0; i < s->n_params; i++)
+        s->params[i] = (float)x[i];
+    s->epoch++;
+    return TB_OK;
+}
+
+/* An epoch of whichever phase the run is in; 0 or TB_ENOMEM. */
+static int train_epoch(struct trainer *t, double *loss)
+{
+    long after = t->o->lbfgs_after;
+
+    if (after >= 0 && t->st.epoch >= after)
+        return full_batch_epoch(t, loss);
+    *loss = run_epoch(t);
+    return TB_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -436,8 +561,14 @@ static int stop_reason(const struct trainer *t)
         return TB_STOP_TARGET;
     if (o->stop && *o->stop)
         return TB_INTERRUPTED;
-    if (t->st.epoch >= o->max_epochs)
+    if (o->max_epochs > 0 && t->st.epoch >= o->max_epochs)
         return TB_STOP_EPOCHS;
+    if (t->stuck) {
+        tb_info("train: the full-batch phase finds no further decrease at "
+                "epoch %ld",
+                t->st.epoch);
+        return TB_STOP_EPOCHS;
+    }
     if (o->time_limit > 0 && tb_now() - t->t_start >= o->time_limit)
         return TB_STOP_TIME;
     return 0;
@@ -476,8 +607,10 @@ static int loop(struct trainer *t)
     int reason, rc;
 
     while ((reason = stop_reason(t)) == 0) {
-        double loss = run_epoch(t);
+        double loss;
 
+        if ((rc = train_epoch(t, &loss)) != TB_OK)
+            return rc;
         t->st.elapsed = t->elapsed0 + (tb_now() - t->t_start);
         t->prog.evaluated = 0;
         if (t->st.epoch % o->eval_every == 0 && (rc = measure(t)) != TB_OK)
@@ -542,6 +675,14 @@ static int finish(struct trainer *t, int reason)
             "epoch %ld, %.1f s",
             s->epoch, tb_status_name(reason), s->best_score, s->best_epoch,
             s->elapsed);
+    if (s->lm.evals > 0)
+        tb_info("train: Levenberg-Marquardt %ld steps, %ld evaluations, "
+                "objective %.3e, damping %.3g",
+                s->lm.iter, s->lm.evals, s->lm.f, s->lm.mu);
+    if (s->lb.evals > 0)
+        tb_info("train: L-BFGS %ld iterations, %ld evaluations, objective "
+                "%.3e",
+                s->lb.iter, s->lb.evals, s->lb.f);
     return reason;
 }
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what tabula needs to build, test and run, from Debian's packages.
 # Idempotent: when everything is present it says so in one line and exits.
+# python3-torch is for scripts/bench-train.sh's PyTorch half only; clang
+# and libclang-rt-14-dev for scripts/fuzz.sh; wrk and nginx-light for
+# scripts/bench-serve.sh.
 set -euo pipefail
 
 packages=(
@@ -8,6 +11,9 @@ packages=(
     libsundials-dev libopenblas-dev libhdf5-dev hdf5-tools
     libmicrohttpd-dev libjansson-dev
     clang-format curl python3
+    clang libclang-rt-14-dev
+    wrk nginx-light
+    python3-torch
 )
 
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then

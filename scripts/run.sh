@@ -3,20 +3,22 @@
 # measure the surrogate against the solver, and serve it over HTTP.
 #
 # Usage: scripts/run.sh [PROBLEM]     (default heat1d)
-# Environment: PORT (8080), TRAIN_SECONDS (300), TARGET (1e-3), WORK (run/)
+# Environment: PORT (8080), TRAIN_SECONDS (570), TARGET (1e-3), WORK (run/)
+# The time limit governs training: there is no epoch limit, and the rate
+# schedule is fitted to the time (tabula train's defaults).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
 problem=${1:-heat1d}
 port=${PORT:-8080}
-seconds=${TRAIN_SECONDS:-300}
+seconds=${TRAIN_SECONDS:-570}
 target=${TARGET:-1e-3}
 work=${WORK:-$root/run}
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install, build and run every test: the formatting check, then the whole
-# suite built plainly and again with AddressSanitizer and UBSan.
+# suite built plainly and again with AddressSanitizer and UBSan, then a
+# bounded libFuzzer run of each fuzz target.
 # Usage: scripts/test.sh        (from anywhere in the checkout)
 set -euo pipefail
 
@@ -8,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 if [[ ${1:-} == --help || ${1:-} == -h ]]; then
-    sed -n '2,4p' "$0" | sed 's/^# //'
+    sed -n '2,5p' "$0" | sed 's/^# //'
     exit 0
 fi
 
@@ -58,6 +59,15 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
     run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+# The request decoders and the model loader under libFuzzer, bounded to
+# about 20 s each (scripts/fuzz.sh runs them longer).
+echo "== fuzz (20 s per target)"
+if scripts/fuzz.sh --seconds 20; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
 
 echo "tests: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -199,6 +199,41 @@ expect 2 "zeta" "--grid with an unknown input" -- \
     "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid zeta=0:1:3
 expect 2 "alpha" "--grid outside the problem's limits" -- \
     "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid alpha=-1:1:3
+
+# Axis spacings: --grid NAME=LO:HI:N[:log|cheb] and --grid-file.
+expect 0 ": 12 nodes, 0 failed" "--grid with log and cheb spacings" -- \
+    "$tabula" tabulate heat1d -o "$tmp/spaced.h5" --grid alpha=0.1:1:2:log \
+    --grid x=0:1:3:cheb --grid t=0:0.5:2:cheb
+expect 2 "SPACING" "--grid with an unknown spacing" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid alpha=0.1:1:3:linear
+expect 2 "positive lower bound" "--grid log axis from 0" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid t=0:1:3:log
+cat >"$tmp/grid.json" <<'JSON'
+{"axes": [{"name": "alpha", "lo": 0.1, "hi": 1, "n": 2, "spacing": "log"},
+          {"name": "x", "lo": 0, "hi": 1, "n": 3, "spacing": "cheb"},
+          {"name": "t", "lo": 0.01, "hi": 0.5, "n": 2}]}
+JSON
+expect 0 "12 nodes, 0 failed" "--grid-file" -- \
+    "$tabula" tabulate heat1d -o "$tmp/gridfile.h5" --grid-file "$tmp/grid.json"
+# bad_grid_file TEXT WHAT JSON: the grid file JSON is refused with TEXT.
+bad_grid_file() {
+    printf '%s\n' "$3" >"$tmp/bad.json"
+    expect 2 "$1" "$2" -- \
+        "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid-file "$tmp/bad.json"
+}
+bad_grid_file "axis x runs from 1 to 0" "grid file with LO >= HI" \
+    '{"axes": [{"name": "x", "lo": 1, "hi": 0, "n": 3}]}'
+bad_grid_file "axis 'x' needs \"n\"" "grid file with N < 2" \
+    '{"axes": [{"name": "x", "lo": 0, "hi": 1, "n": 1}]}'
+bad_grid_file "axis t is logarithmic from 0" "grid file log from 0" \
+    '{"axes": [{"name": "t", "lo": 0, "hi": 1, "n": 3, "spacing": "log"}]}'
+bad_grid_file "unknown axis 'zeta'" "grid file unknown axis" \
+    '{"axes": [{"name": "zeta", "lo": 0, "hi": 1, "n": 3}]}'
+bad_grid_file "axis 'x' is given twice" "grid file duplicate axis" \
+    '{"axes": [{"name": "x", "lo": 0, "hi": 1, "n": 3},
+               {"name": "x", "lo": 0, "hi": 1, "n": 5}]}'
+bad_grid_file "expected near end of file" "grid file that is not JSON" \
+    '{"axes": ['
 expect 2 "-o" "tabulate without -o" -- "$tabula" tabulate heat1d
 expect 2 "max-steps" "a bad option value" -- \
     "$tabula" solve heat1d alpha=0.5 x=0.3 t=0.2 --max-steps lots
@@ -307,6 +342,228 @@ server_pid=
 check "SIGTERM stops the server with exit 0 (got $rc)" test "$rc" -eq 0
 check "the pid file is removed" test ! -e "$tmp/serve.pid"
 check "the server logged the reload" grep -q "reload" "$tmp/serve.err"
+
+# ----------------------------------------------------------------------
+echo "== serve from a config file: plain form, metrics, repository, SIGINT"
+
+expect 0 "error report" "train --cells measures per-cell certificates" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/models/cellular.h5" --hidden 8 \
+    --epochs 20 --probes 8 --cells
+cat >"$tmp/serve.conf" <<'EOF'
+# tabula serve options: name = value, as the flags without dashes
+listen = 127.0.0.1:0
+threads = 1
+access-log = on
+shutdown-ms = 2000
+EOF
+"$tabula" serve --models "$tmp/models" --config "$tmp/serve.conf" \
+    >"$tmp/serve2.out" 2>"$tmp/serve2.err" &
+server_pid=$!
+port=
+for _ in $(seq 300); do
+    port=$(sed -n 's|^tabula: serving .* on http://127.0.0.1:\([0-9]*\)$|\1|p' \
+        "$tmp/serve2.out")
+    [[ -n $port ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.1
+done
+check "serve --config listens where the file says" test -n "$port"
+url=http://127.0.0.1:${port:-1}
+
+code=$(curl -s -o "$tmp/plain.json" -w '%{http_code}' \
+    -d '{"alpha": 0.5, "x": 0.5, "t": 0.25}' "$url/v1/models/heat1d/predict")
+check "POST /v1/models/heat1d/predict answers 200 (got $code)" \
+    test "$code" = 200
+check "the plain answer gives u and its max error" \
+    grep -q '"u.max_abs_error"' "$tmp/plain.json"
+curl -s -d '{"alpha": 0.5, "x": 0.5, "t": 0.25}' \
+    "$url/v1/models/cellular/predict" >"$tmp/cell.json"
+check "a model trained with --cells certifies per cell" \
+    test "$(json_get "$tmp/cell.json" certificate)" = cell
+curl -s "$url/metrics" >"$tmp/metrics.txt"
+check "GET /metrics counts the plain requests" grep -q \
+    'tabula_requests_total{route="/v1/models/\*/predict",status="200"} 2' \
+    "$tmp/metrics.txt"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+    "$url/v2/repository/models/heat1d/unload")
+check "unload answers 200 (got $code)" test "$code" = 200
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v2/models/heat1d")
+check "an unloaded model is 404 (got $code)" test "$code" = 404
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+    "$url/v2/repository/models/heat1d/load")
+check "load answers 200 (got $code)" test "$code" = 200
+
+kill -INT "$server_pid"
+wait "$server_pid"
+rc=$?
+server_pid=
+check "SIGINT stops the server with exit 0 (got $rc)" test "$rc" -eq 0
+check "the access log has a key=value line per request" grep -q \
+    'request method=POST path=/v1/models/heat1d/predict status=200 points=1 us=' \
+    "$tmp/serve2.err"
+printf 'threads = 2\nspeed = fast\n' >"$tmp/bad.conf"
+expect 2 "bad.conf:2: unknown option 'speed'" "a config file with a bad key" \
+    -- "$tabula" serve --models "$tmp/models" --config "$tmp/bad.conf"
+
+# ----------------------------------------------------------------------
+echo "== output files are checked before any work"
+
+expect 2 "is not a regular file" "tabulate -o a device is refused" -- \
+    "$tabula" tabulate heat1d -o /dev/null "${grid[@]}"
+check "/dev/null is still a character device" test -c /dev/null
+ln -s "$tmp/table.h5" "$tmp/link.h5"
+expect 2 "is not a regular file" "tabulate -o a symlink is refused" -- \
+    "$tabula" tabulate heat1d -o "$tmp/link.h5" "${grid[@]}"
+check "the symlink is kept" test -L "$tmp/link.h5"
+expect 2 "cannot write into folder" "tabulate into a missing folder" -- \
+    "$tabula" tabulate heat1d -o "$tmp/none/t.h5" "${grid[@]}"
+expect 2 "an output file name is required" "tabulate -o ''" -- \
+    "$tabula" tabulate heat1d -o "" "${grid[@]}"
+expect 2 "-o given more than once" "tabulate with two -o" -- \
+    "$tabula" tabulate heat1d -o "$tmp/a.h5" -o "$tmp/b.h5" "${grid[@]}"
+expect 2 "is the input file" "train -o its own table is refused" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/table.h5"
+expect 2 "is the input file" "train -o a link to its table is refused" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/link.h5"
+expect 2 "cannot write into folder" "train into a missing folder" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/none/m.h5"
+check "no temporary file is left beside the table" \
+    test -z "$(find "$tmp" -maxdepth 1 -name '*.tmp*' -print -quit)"
+
+# ----------------------------------------------------------------------
+echo "== full-batch phase, linear baseline, warm starts, tune"
+
+expect 0 "Levenberg-Marquardt" "train with a full-batch phase" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/lm.h5" --hidden 8,8 \
+    --epochs 30 --lbfgs-after 10 --target 0 --probes 0
+expect 0 "baseline: multilinear interpolation" "compare --baseline linear" -- \
+    "$tabula" compare "$tmp/model.h5" --probes 16 --baseline linear
+"$tabula" compare "$tmp/model.h5" --json --probes 16 --baseline linear \
+    >"$tmp/baseline.json"
+for key in baseline.probe.0.max_rel baseline.bytes baseline.query_s; do
+    check "compare --baseline --json has $key" \
+        is_number "$(json_get "$tmp/baseline.json" "$key")"
+done
+expect 2 "expected 'linear'" "compare --baseline cubic is refused" -- \
+    "$tabula" compare "$tmp/model.h5" --baseline cubic
+
+"$tabula" tabulate heat1d -o "$tmp/table2.h5" --grid alpha=0.1:1.05:4 \
+    --grid x=0:1:9 --grid t=0:0.5:9 >/dev/null 2>&1
+expect 0 "starting from" "train --init on a changed table" -- \
+    "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --init "$tmp/model.h5" \
+    --epochs 20 --batch 64 --probes 0 --target 0
+expect 0 "first layers frozen" "train --init --freeze 1" -- \
+    "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --init "$tmp/model.h5" \
+    --freeze 1 --epochs 5 --probes 0 --target 0
+expect 2 "--freeze needs --init" "train --freeze alone is refused" -- \
+    "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --freeze 1
+
+expect 0 "the winner is" "tune a tiny table" -- \
+    "$tabula" tune "$tmp/table.h5" --target 0.3 --budget 6 -o "$tmp/tuned.h5"
+check "tune wrote the model" test -s "$tmp/tuned.h5"
+check "tune kept its trials" test -s "$tmp/tuned.h5.trials.txt"
+expect 2 "--target" "tune without a target is refused" -- \
+    "$tabula" tune "$tmp/table.h5" -o "$tmp/tuned.h5"
+
+# ----------------------------------------------------------------------
+echo "== what a fresh user tried"
+
+expect 2 "unknown option '--bogus'" "an option before any command" -- \
+    "$tabula" --bogus
+expect 2 "axis 'alpha' is given twice" "--grid repeats an axis" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid alpha=0.1:1:4 \
+    --grid alpha=0.2:0.3:5
+expect 2 "--grid-file given more than once" "--grid-file twice" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid-file "$tmp/grid.json" \
+    --grid-file "$tmp/grid.json"
+# grid.json gives x 3 nodes; --grid x wins: 2 x 5 x 2 nodes.
+expect 0 ": 20 nodes, 0 failed" "--grid wins over --grid-file" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid-file "$tmp/grid.json" \
+    --grid x=0:1:5
+expect 2 "--grid-file: the name is empty" "--grid-file ''" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --grid-file ""
+expect 2 "no file given" "--plugin ''" -- "$tabula" --plugin "" problems
+
+# The option parser states the solver's own limits.
+expect 2 "--rtol: '0.5' is not a number in [1e-14, 0.1]" "--rtol over 0.1" \
+    -- "$tabula" tabulate heat1d -o "$tmp/x.h5" --rtol 0.5
+expect 2 "--atol: '1e-25' is not a number in [1e-20, 1]" "--atol too small" \
+    -- "$tabula" solve heat1d alpha=0.5 x=0.3 t=0.2 --atol 1e-25
+expect 2 "--mesh: '500000' is not a whole number of intervals up to 100000" \
+    "--mesh over the solver's maximum" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --mesh 500000
+expect 2 "mesh is 5; expected an integer in [8, 100000]" \
+    "--mesh under heat1d's minimum" -- \
+    "$tabula" tabulate heat1d -o "$tmp/x.h5" --mesh 5
+expect 2 "empty width" "--hidden with a trailing comma" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/m.h5" --hidden 64, --epochs 2 \
+    --probes 0
+expect 0 "100000000 asked for, but the grid has only 192 cells" \
+    "--probes over the cell count says so" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/m.h5" --hidden 8 --epochs 2 \
+    --probes 100000000
+
+# serve checks its address and folder before loading anything.
+expect 2 "'999.1.1.1' is not an IPv4 address" "serve --listen 999.1.1.1:0" \
+    -- "$tabula" serve --models "$tmp/nosuch" --listen 999.1.1.1:0
+expect 2 "IPv6 is not supported" "serve --listen [::1]:0" -- \
+    "$tabula" serve --models "$tmp/nosuch" --listen "[::1]:0"
+expect 2 "--models: the name is empty" "serve --models ''" -- \
+    "$tabula" serve --models ""
+expect 2 "expected a folder of model files" "serve --models a missing folder" \
+    -- "$tabula" serve --models "$tmp/nosuch"
+
+# serve loads the folder once: a broken file is reported once.
+mkdir -p "$tmp/models2"
+cp "$tmp/model.h5" "$tmp/models2/heat1d.h5"
+cp "$tmp/junk.h5" "$tmp/models2/broken.h5"
+"$tabula" serve --models "$tmp/models2" --listen localhost:0 \
+    >"$tmp/serve2.out" 2>"$tmp/serve2.err" &
+pid2=$!
+for _ in $(seq 300); do
+    grep -q "^tabula: serving" "$tmp/serve2.out" && break
+    kill -0 "$pid2" 2>/dev/null || break
+    sleep 0.1
+done
+kill -TERM "$pid2" 2>/dev/null
+wait "$pid2" 2>/dev/null
+check "serve --listen localhost:0 serves 1 model" \
+    grep -q "^tabula: serving 1 model on http://127.0.0.1:" "$tmp/serve2.out"
+check "serve warns once about a broken model file" \
+    test "$(grep -c "broken.h5" "$tmp/serve2.err")" -eq 1
+
+# SIGINT stops a long tabulation: exit 130, a message, no table.  Job
+# control keeps SIGINT from being ignored in the background job; the signal
+# is sent once the command catches it (bit 2 of SigCgt), and a command that
+# never does is killed.
+set -m
+"$tabula" tabulate heat1d -o "$tmp/int-table.h5" --jobs 1 \
+    --grid alpha=0.1:1:100000 --grid x=0:1:2 --grid t=0:0.5:2 \
+    >"$tmp/tint.out" 2>&1 &
+pid3=$!
+set +m
+caught=0
+for _ in $(seq 300); do
+    mask=$(sed -n 's/^SigCgt:[[:space:]]*//p' "/proc/$pid3/status" 2>/dev/null)
+    [[ -n $mask ]] && (((16#$mask >> 1) & 1)) && caught=1 && break
+    sleep 0.1
+done
+sleep 0.3
+[[ $caught -eq 1 ]] && kill -INT "$pid3" || kill -KILL "$pid3"
+for _ in $(seq 300); do
+    kill -0 "$pid3" 2>/dev/null || break
+    sleep 0.1
+done
+kill -KILL "$pid3" 2>/dev/null
+wait "$pid3"
+rc=$?
+check "SIGINT stops tabulate with exit 130 (got $rc)" test "$rc" -eq 130
+check "an interrupted tabulate says so" \
+    grep -q "tabula tabulate: interrupted; no table written" "$tmp/tint.out"
+check "an interrupted tabulate writes no table" \
+    test ! -e "$tmp/int-table.h5"
+check "an interrupted tabulate leaves no temporary file" \
+    test -z "$(ls "$tmp" | grep int-table)"
 
 # ----------------------------------------------------------------------
 echo "cli: $passed passed, $failed failed"
