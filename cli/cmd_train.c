@@ -112,6 +112,17 @@ static int catch_signals(void)
     return 0;
 }
 
+/* "/N" for an epoch limit N, nothing when there is none. */
+static const char *limit_text(long max_epochs)
+{
+    static __thread char buf[32];
+
+    buf[0] = '\0';
+    if (max_epochs > 0)
+        snprintf(buf, sizeof(buf), "/%ld", max_epochs);
+    return buf;
+}
+
 static void show_progress(const tb_train_progress *p, void *data)
 {
     train_ui *ui = data;
@@ -122,11 +133,19 @@ static void show_progress(const tb_train_progress *p, void *data)
         if (p->worst >= 0 && p->worst < ui->m->n_out)
             ui->worst = p->worst;
     }
+    /* Nothing is measured before the first evaluation: say so rather
+     * than print nan and inf. */
+    if (!isfinite(ui->best)) {
+        cli_progress_show(&ui->pr, 0,
+                          "epoch=%ld loss=%.3e max_rel=(not yet "
+                          "measured)",
+                          p->epoch, p->loss);
+        return;
+    }
     cli_progress_show(&ui->pr, 0,
-                      "epoch=%ld/%ld loss=%.3e max_rel=%.3e best=%.3e "
-                      "worst=%s",
-                      p->epoch, p->max_epochs, p->loss, ui->max_rel, ui->best,
-                      ui->m->out_name[ui->worst]);
+                      "epoch=%ld%s loss=%.3e max_rel=%.3e best=%.3e worst=%s",
+                      p->epoch, limit_text(p->max_epochs), p->loss, ui->max_rel,
+                      ui->best, ui->m->out_name[ui->worst]);
 }
 
 /* ------------------------------------------------------------------------
