@@ -22,7 +22,8 @@ const char cmd_train_help[] =
     "regularisation.  The full-grid maximum error is measured every few\n"
     "epochs and the weights with the lowest one are kept.  Training stops at\n"
     "the target, at the epoch or time limit, or on SIGINT/SIGTERM (the best\n"
-    "weights are still saved).  The model is then measured at off-grid\n"
+    "weights are still saved, and the exit status is 130, or 143 for\n"
+    "SIGTERM, so scripts can tell).  The model is then measured at off-grid\n"
     "probe points solved fresh, and written atomically.  A table with failed\n"
     "nodes is refused.\n"
     "\n"
@@ -87,6 +88,7 @@ typedef struct train_ui {
 } train_ui;
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_signal;
 
 /* The first signal asks training to stop; a second one ends the process. */
 static void on_signal(int sig)
@@ -96,6 +98,7 @@ static void on_signal(int sig)
         raise(sig);
         return;
     }
+    stop_signal = sig;
     stop_requested = 1;
 }
 
@@ -373,6 +376,13 @@ static int run(train_args *a)
 
     print_summary(a, &m);
     code = CLI_EXIT_OK;
+    if (stop_requested) {
+        /* The model is complete, but not what was asked for. */
+        printf("tabula train: interrupted; the best weights so far are "
+               "saved in %s\n",
+               a->output);
+        code = 128 + (stop_signal ? stop_signal : SIGINT);
+    }
     goto out;
 fail:
     cli_fail(CLI_EXIT_FAIL, "train", &err);

@@ -46,8 +46,9 @@ static void usage(FILE *f)
                "  2  a usage error: an unknown command, option, problem or "
                "input, a bad value\n"
                "  3  an error target not met (compare --max-rel)\n"
-               "  130  tabulate stopped by SIGINT (143: SIGTERM); nothing "
-               "written\n\n"
+               "  130  stopped by SIGINT (143: SIGTERM): tabulate writes "
+               "nothing,\n"
+               "       train saves the best weights so far\n\n"
                "example:\n"
                "  tabula tabulate heat1d -o heat1d-table.h5 && "
                "tabula train heat1d-table.h5 -o heat1d.h5\n");

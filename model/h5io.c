@@ -338,10 +338,17 @@ static hid_t open_attr(tbm_h5 *h, hid_t loc, const char *name, H5T_class_t cls,
 static int get_vlen_str(tbm_h5 *h, hid_t a, const char *name, char *buf,
                         size_t size)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
+    hid_t t = H5Tcopy(H5T_C_S1), ft = H5Aget_type(a);
     char *s = NULL;
-    int ok = t >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
-             H5Aread(a, t, &s) >= 0 && s && strlen(s) < size;
+    int ok;
+
+    /* HDF5 will not convert between ASCII and UTF-8 strings: read in the
+     * file's own character set (h5py and tables write UTF-8). */
+    ok = t >= 0 && ft >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 &&
+         H5Tset_cset(t, H5Tget_cset(ft)) >= 0 && H5Aread(a, t, &s) >= 0 && s &&
+         strlen(s) < size;
+    if (ft >= 0)
+        H5Tclose(ft);
 
     if (ok)
         snprintf(buf, size, "%s", s);

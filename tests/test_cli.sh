@@ -168,8 +168,10 @@ sleep 1
 kill -INT "$pid"
 wait "$pid"
 rc=$?
-check "SIGINT stops training with exit 0 (got $rc)" test "$rc" -eq 0
+check "SIGINT stops training with exit 130 (got $rc)" test "$rc" -eq 130
 check "an interrupted run says so" grep -q "stopped on request" "$tmp/int.out"
+check "an interrupted run says where its weights are" \
+    grep -q "interrupted; the best weights so far are saved" "$tmp/int.out"
 check "an interrupted run saves its model" test -s "$tmp/int.h5"
 
 # --log-level applies to every command, before or after its name.
@@ -564,6 +566,10 @@ check "an interrupted tabulate writes no table" \
     test ! -e "$tmp/int-table.h5"
 check "an interrupted tabulate leaves no temporary file" \
     test -z "$(ls "$tmp" | grep int-table)"
+
+expect 1 "magic is 'tabula-table'; expected 'tabula-model'" \
+    "a table given as a model is named as a table" -- \
+    "$tabula" predict "$tmp/table.h5" alpha=0.5 x=0.5 t=0.5
 
 # ----------------------------------------------------------------------
 echo "cli: $passed passed, $failed failed"
