@@ -412,6 +412,8 @@ static int parse(int argc, char **argv, compare_args *a)
         return cli_usage("compare", "unexpected argument '%s'",
                          argv[optind + 1]);
     a->model = argv[optind];
+    if (!a->model[0])
+        return cli_usage("compare", "the model's file name is empty");
     return 0;
 }
 

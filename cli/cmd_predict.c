@@ -164,6 +164,8 @@ int cmd_predict(int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage("predict", "missing MODEL.h5, the model to ask");
+    if (!argv[optind][0])
+        return cli_usage("predict", "the model's file name is empty");
     return run(argv[optind], argv + optind + 1, argc - optind - 1, json,
                example);
 }

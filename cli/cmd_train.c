@@ -552,6 +552,8 @@ static int parse(int argc, char **argv, train_args *a)
     if (optind + 1 < argc)
         return cli_usage("train", "unexpected argument '%s'", argv[optind + 1]);
     a->table = argv[optind];
+    if (!a->table[0])
+        return cli_usage("train", "the table's file name is empty");
     if (!a->output)
         return cli_usage("train", "missing -o MODEL.h5, the model to write");
     if (cli_check_output("train", a->output, a->table) != 0)

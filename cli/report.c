@@ -393,6 +393,15 @@ int cli_table_rows(const tb_table *t, double **x, double **y, size_t *n,
         kept++;
     }
     *n = kept;
+    if (kept == 0) {
+        free(*x);
+        free(*y);
+        *x = *y = NULL;
+        return tb_error_set(err, TB_EINVAL, "table",
+                            "every one of the table's %zu nodes failed to "
+                            "solve; there is nothing to measure against",
+                            t->n_nodes);
+    }
     return 0;
 }
 

@@ -272,6 +272,13 @@ expect 1 "failed" "train refuses a table with failed nodes" -- \
 expect 0 "failed" "tabulate --allow-failures exits 0" -- \
     "$tabula" tabulate heat1d -o "$tmp/failed.h5" "${grid[@]}" \
     --max-steps 1 --allow-failures
+expect 1 "every one of the table's 324 nodes failed to solve" \
+    "compare against a table with no solved node" -- \
+    "$tabula" compare "$tmp/model.h5" --table "$tmp/failed.h5" --probes 0
+expect 2 "the table's file name is empty" "train with an empty table name" \
+    -- "$tabula" train "" -o "$tmp/m.h5"
+expect 2 "the model's file name is empty" "predict with an empty model name" \
+    -- "$tabula" predict "" alpha=0.5 x=0.5 t=0.5
 
 # ----------------------------------------------------------------------
 echo "== serve, regenerate, SIGHUP, SIGTERM"
