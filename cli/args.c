@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,17 @@ int cli_fail(int code, const char *cmd, const tb_error *err)
     if (n > 0 && strncmp(err->text, err->where, n) != 0)
         return cli_error(code, cmd, "%s: %s", err->where, err->text);
     return cli_error(code, cmd, "%s", err->text);
+}
+
+int cli_operand(const char *cmd, int argc, char **argv, const char *missing,
+                const char **out)
+{
+    if (optind >= argc)
+        return cli_usage(cmd, "%s", missing);
+    if (optind + 1 < argc)
+        return cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    *out = argv[optind];
+    return 0;
 }
 
 int cli_opt_double(const char *cmd, const char *opt, const char *arg, double lo,

@@ -75,6 +75,12 @@ int cli_usage(const char *cmd, const char *fmt, ...) TB_PRINTF(2, 3);
  * saying what is wrong. */
 int cli_check_output(const char *cmd, const char *output, const char *input);
 
+/* The one operand left after the options, argv[optind], into *out.
+ * Returns 0, or prints missing (when there is none) or the first extra
+ * argument and returns CLI_EXIT_USAGE. */
+int cli_operand(const char *cmd, int argc, char **argv, const char *missing,
+                const char **out);
+
 /* After getopt has printed what was wrong with an option, point at --help.
  * Returns CLI_EXIT_USAGE. */
 int cli_bad_option(const char *cmd);
@@ -231,6 +237,13 @@ int cli_cells_measure(tb_model *m, const tb_table *t, const double *x,
  * arrays are owned by the caller (free).  Returns 0 or TB_ENOMEM. */
 int cli_table_rows(const tb_table *t, double **x, double **y, size_t *n,
                    tb_error *err);
+
+/* Initialise m as a tanh network with the given hidden widths over table
+ * t's grid, its outputs scaled by their ranges over y (n rows).  Returns
+ * tb_model_init's status. */
+int cli_model_for_table(tb_model *m, const tb_table *t, const double *y,
+                        size_t n, int n_hidden, const int *hidden,
+                        uint64_t seed, tb_error *err);
 
 /* Measure the model at every table node that solved.  The table must be
  * the model's problem and lie inside its domain.  Returns 0 or a negative

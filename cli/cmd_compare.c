@@ -406,12 +406,9 @@ static int parse(int argc, char **argv, compare_args *a)
     }
     if (rc != 0)
         return rc;
-    if (optind >= argc)
-        return cli_usage("compare", "missing MODEL.h5, the model to measure");
-    if (optind + 1 < argc)
-        return cli_usage("compare", "unexpected argument '%s'",
-                         argv[optind + 1]);
-    a->model = argv[optind];
+    if (cli_operand("compare", argc, argv,
+                    "missing MODEL.h5, the model to measure", &a->model))
+        return CLI_EXIT_USAGE;
     if (!a->model[0])
         return cli_usage("compare", "the model's file name is empty");
     return 0;

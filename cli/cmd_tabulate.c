@@ -206,18 +206,15 @@ static int parse(int argc, char **argv, tabulate_args *a, const char **grid,
 int cmd_tabulate(int argc, char **argv)
 {
     tabulate_args a = {0};
-    const char *grid[64];
+    const char *grid[64], *name;
     int n_grid = 0, rc;
     tb_error err;
 
     rc = parse(argc, argv, &a, grid, &n_grid);
     if (rc != 0)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    if (optind >= argc)
-        return cli_usage("tabulate", "missing PROBLEM");
-    if (optind + 1 < argc)
-        return cli_usage("tabulate", "unexpected argument '%s'",
-                         argv[optind + 1]);
+    if (cli_operand("tabulate", argc, argv, "missing PROBLEM", &name))
+        return CLI_EXIT_USAGE;
     if (!a.output)
         return cli_usage("tabulate", "missing -o TABLE.h5, the table to "
                                      "write");
@@ -225,7 +222,7 @@ int cmd_tabulate(int argc, char **argv)
     if (rc != 0)
         return rc;
 
-    a.p = cli_find_problem("tabulate", argv[optind]);
+    a.p = cli_find_problem("tabulate", name);
     if (!a.p)
         return CLI_EXIT_USAGE;
 

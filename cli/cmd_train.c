@@ -115,20 +115,10 @@ static int catch_signals(void)
     return 0;
 }
 
-/* "/N" for an epoch limit N, nothing when there is none. */
-static const char *limit_text(long max_epochs)
-{
-    static __thread char buf[32];
-
-    buf[0] = '\0';
-    if (max_epochs > 0)
-        snprintf(buf, sizeof(buf), "/%ld", max_epochs);
-    return buf;
-}
-
 static void show_progress(const tb_train_progress *p, void *data)
 {
     train_ui *ui = data;
+    char limit[32] = ""; /* "/N" for an epoch limit N */
 
     if (p->evaluated) {
         ui->max_rel = p->max_rel;
@@ -145,31 +135,17 @@ static void show_progress(const tb_train_progress *p, void *data)
                           p->epoch, p->loss);
         return;
     }
+    if (p->max_epochs > 0)
+        snprintf(limit, sizeof(limit), "/%ld", p->max_epochs);
     cli_progress_show(&ui->pr, 0,
                       "epoch=%ld%s loss=%.3e max_rel=%.3e best=%.3e worst=%s",
-                      p->epoch, limit_text(p->max_epochs), p->loss, ui->max_rel,
-                      ui->best, ui->m->out_name[ui->worst]);
+                      p->epoch, limit, p->loss, ui->max_rel, ui->best,
+                      ui->m->out_name[ui->worst]);
 }
 
 /* ------------------------------------------------------------------------
  * Building the model from the table.
  * ------------------------------------------------------------------------ */
-
-/* Every output's range over the table: the model's output scaling. */
-static void output_ranges(const double *y, size_t n, int n_out, double *lo,
-                          double *hi)
-{
-    for (int k = 0; k < n_out; k++) {
-        lo[k] = INFINITY;
-        hi[k] = -INFINITY;
-    }
-    for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < n_out; k++) {
-            double v = y[i * (size_t)n_out + (size_t)k];
-            lo[k] = v < lo[k] ? v : lo[k];
-            hi[k] = v > hi[k] ? v : hi[k];
-        }
-}
 
 /* Set the attributes compare, predict and the server read back. */
 static int set_attrs(tb_model *m, const tb_table *t, const char *table_path)
@@ -206,24 +182,8 @@ static int set_attrs(tb_model *m, const tb_table *t, const char *table_path)
 static int build_model(const train_args *a, const tb_table *t, const double *y,
                        size_t n, tb_model *m, tb_error *err)
 {
-    tb_model_input in[TB_MODEL_MAX_IN];
-    const char *names[TB_MODEL_MAX_OUT];
-    double lo[TB_MODEL_MAX_OUT], hi[TB_MODEL_MAX_OUT];
-    int n_in = t->n_params + t->n_coords;
-
-    for (int k = 0; k < n_in; k++) {
-        memset(&in[k], 0, sizeof(in[k]));
-        snprintf(in[k].name, sizeof(in[k].name), "%s", t->axes[k].name);
-        in[k].lo = t->axes[k].lo;
-        in[k].hi = t->axes[k].hi;
-        in[k].n = t->axes[k].n;
-    }
-    for (int k = 0; k < t->n_outputs; k++)
-        names[k] = t->outputs[k];
-    output_ranges(y, n, t->n_outputs, lo, hi);
-
-    if (tb_model_init(m, n_in, in, t->n_outputs, names, lo, hi, a->n_hidden,
-                      a->hidden, TB_ACT_TANH, a->opts.seed, err) != 0)
+    if (cli_model_for_table(m, t, y, n, a->n_hidden, a->hidden, a->opts.seed,
+                            err) != 0)
         return err->code ? err->code : TB_EINVAL;
     if (set_attrs(m, t, a->table) != 0)
         return tb_error_set(err, TB_ELIMIT, "attributes",
@@ -423,6 +383,20 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* The whole-number options whose bounds are not [1, INT_MAX]. */
+static const struct bounds {
+    int c;
+    long lo, hi;
+} bounds[] = {
+    {'e', 0, LONG_MAX},
+    {'s', 0, LONG_MAX},
+    {'p', 0, LONG_MAX},
+    {'n', 1, 256},
+    {'A', -1, INT_MAX},
+    {'M', 1, 1000},
+    {'F', 0, TB_MODEL_MAX_HIDDEN},
+};
+
 /* Options that take a whole number. */
 static int whole_option(train_args *a, int c, const char *arg)
 {
@@ -433,20 +407,11 @@ static int whole_option(train_args *a, int c, const char *arg)
     for (const struct option *o = longopts; o->name; o++)
         if (o->val == c)
             name = o->name;
-    if (c == 'e' || c == 's' || c == 'p')
-        hi = LONG_MAX;
-    if (c == 's' || c == 'p' || c == 'e')
-        lo = 0;
-    if (c == 'n')
-        hi = 256;
-    if (c == 'A')
-        lo = -1;
-    if (c == 'M')
-        hi = 1000;
-    if (c == 'F') {
-        lo = 0;
-        hi = TB_MODEL_MAX_HIDDEN;
-    }
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(*bounds); i++)
+        if (bounds[i].c == c) {
+            lo = bounds[i].lo;
+            hi = bounds[i].hi;
+        }
 
     rc = cli_opt_long("train", name, arg, lo, hi, &v);
     if (rc != 0)
@@ -547,11 +512,9 @@ static int parse(int argc, char **argv, train_args *a)
             return rc;
     }
 
-    if (optind >= argc)
-        return cli_usage("train", "missing TABLE.h5, the table to memorise");
-    if (optind + 1 < argc)
-        return cli_usage("train", "unexpected argument '%s'", argv[optind + 1]);
-    a->table = argv[optind];
+    if (cli_operand("train", argc, argv,
+                    "missing TABLE.h5, the table to memorise", &a->table))
+        return CLI_EXIT_USAGE;
     if (!a->table[0])
         return cli_usage("train", "the table's file name is empty");
     if (!a->output)

@@ -67,31 +67,11 @@ typedef struct result {
 static int build(const tb_table *t, const double *y, size_t n,
                  const struct candidate *c, tb_model *m, tb_error *err)
 {
-    tb_model_input in[TB_MODEL_MAX_IN];
-    const char *names[TB_MODEL_MAX_OUT];
-    double lo[TB_MODEL_MAX_OUT], hi[TB_MODEL_MAX_OUT];
-    int hidden[TB_MODEL_MAX_HIDDEN], n_in = t->n_params + t->n_coords;
+    int hidden[TB_MODEL_MAX_HIDDEN];
 
-    for (int k = 0; k < n_in; k++) {
-        memset(&in[k], 0, sizeof(in[k]));
-        snprintf(in[k].name, sizeof(in[k].name), "%s", t->axes[k].name);
-        in[k].lo = t->axes[k].lo;
-        in[k].hi = t->axes[k].hi;
-        in[k].n = t->axes[k].n;
-    }
-    for (int k = 0; k < t->n_outputs; k++) {
-        names[k] = t->outputs[k];
-        lo[k] = INFINITY;
-        hi[k] = -INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            lo[k] = fmin(lo[k], y[i * (size_t)t->n_outputs + (size_t)k]);
-            hi[k] = fmax(hi[k], y[i * (size_t)t->n_outputs + (size_t)k]);
-        }
-    }
     for (int l = 0; l < c->depth; l++)
         hidden[l] = c->width;
-    return tb_model_init(m, n_in, in, t->n_outputs, names, lo, hi, c->depth,
-                         hidden, TB_ACT_TANH, 1, err);
+    return cli_model_for_table(m, t, y, n, c->depth, hidden, 1, err);
 }
 
 /* Train candidate c for the trial's seconds; its result into r. */
@@ -350,11 +330,9 @@ static int parse(int argc, char **argv, tune_args *a)
     }
     if (rc != 0)
         return rc;
-    if (optind >= argc)
-        return cli_usage("tune", "missing TABLE.h5, the table to memorise");
-    if (optind + 1 < argc)
-        return cli_usage("tune", "unexpected argument '%s'", argv[optind + 1]);
-    a->table = argv[optind];
+    if (cli_operand("tune", argc, argv,
+                    "missing TABLE.h5, the table to memorise", &a->table))
+        return CLI_EXIT_USAGE;
     if (!a->output)
         return cli_usage("tune", "missing -o MODEL.h5, the model to write");
     if (!(a->target > 0))

@@ -367,6 +367,40 @@ out:
     return rc;
 }
 
+int cli_model_for_table(tb_model *m, const tb_table *t, const double *y,
+                        size_t n, int n_hidden, const int *hidden,
+                        uint64_t seed, tb_error *err)
+{
+    tb_model_input in[TB_MODEL_MAX_IN];
+    const char *names[TB_MODEL_MAX_OUT];
+    double lo[TB_MODEL_MAX_OUT], hi[TB_MODEL_MAX_OUT];
+    int n_in = t->n_params + t->n_coords, n_out = t->n_outputs;
+
+    for (int k = 0; k < n_in; k++) {
+        memset(&in[k], 0, sizeof(in[k]));
+        snprintf(in[k].name, sizeof(in[k].name), "%s", t->axes[k].name);
+        in[k].lo = t->axes[k].lo;
+        in[k].hi = t->axes[k].hi;
+        in[k].n = t->axes[k].n;
+    }
+
+    /* Every output's range over the rows: the model's output scaling. */
+    for (int k = 0; k < n_out; k++) {
+        names[k] = t->outputs[k];
+        lo[k] = INFINITY;
+        hi[k] = -INFINITY;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < n_out; k++) {
+            double v = y[i * (size_t)n_out + (size_t)k];
+            lo[k] = v < lo[k] ? v : lo[k];
+            hi[k] = v > hi[k] ? v : hi[k];
+        }
+
+    return tb_model_init(m, n_in, in, n_out, names, lo, hi, n_hidden, hidden,
+                         TB_ACT_TANH, seed, err);
+}
+
 int cli_table_rows(const tb_table *t, double **x, double **y, size_t *n,
                    tb_error *err)
 {

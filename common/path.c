@@ -83,3 +83,48 @@ int tb_path_same_file(const char *a, const char *b)
         return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
+
+/* fsync a file or folder; 0 or the errno of what failed. */
+static int sync_path(const char *path, int flags)
+{
+    int fd = open(path, O_RDONLY | flags);
+    int rc = 0;
+
+    if (fd < 0)
+        return errno;
+    if (fsync(fd) != 0)
+        rc = errno;
+    if (close(fd) != 0 && rc == 0)
+        rc = errno;
+    return rc;
+}
+
+int tb_path_commit(const char *tmp, const char *path, tb_error *err)
+{
+    char dir[PATH_MAX];
+    int e;
+
+    if ((e = sync_path(tmp, 0)) != 0) {
+        unlink(tmp);
+        return tb_error_set(err, TB_EIO, tmp, "cannot fsync %s: %s", tmp,
+                            strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return tb_error_set(err, TB_EIO, path, "cannot rename %s to %s: %s",
+                            tmp, path, strerror(e));
+    }
+
+    /* The rename is durable only once its folder is synced.  Folders that
+     * cannot be synced (EINVAL, ENOTSUP) are accepted; any other failure
+     * removes the new file, so that failure leaves nothing behind. */
+    if (folder_of(path, dir, sizeof(dir)) != 0)
+        return TB_OK;
+    e = sync_path(dir, O_DIRECTORY);
+    if (e == 0 || e == EINVAL || e == ENOTSUP)
+        return TB_OK;
+    unlink(path);
+    return tb_error_set(err, TB_EIO, path, "cannot fsync folder %s: %s", dir,
+                        strerror(e));
+}

@@ -134,6 +134,11 @@ int tb_path_replaceable(const char *path, tb_error *err);
  * before long work whose result goes to path. */
 int tb_path_writable(const char *path, tb_error *err);
 
+/* Put a fully written temporary file in place: fsync it, rename it to
+ * path, fsync the folder.  On failure nothing is left at tmp or (when the
+ * rename had happened) at path.  Returns 0 or TB_EIO. */
+int tb_path_commit(const char *tmp, const char *path, tb_error *err);
+
 /* 1 when a and b both exist and are the same file, else 0. */
 int tb_path_same_file(const char *a, const char *b);
 

@@ -192,18 +192,24 @@ static void write_arrays(tbm_h5 *h, const tbm_state *s)
     tbm_h5_put_history(h, f, "history", s->hist, s->n_hist);
 }
 
+/* Create the group name in the file, or record the failure and return a
+ * negative id. */
+static hid_t create_group(tbm_h5 *h, const char *name)
+{
+    hid_t g = H5Gcreate2(h->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+
+    if (g < 0)
+        tbm_h5_fail(h, "cannot create group %s", name);
+    return g;
+}
+
 /* The Levenberg-Marquardt state as the group lm, when the run has one. */
 static void write_lm(tbm_h5 *h, const tbm_lm *b)
 {
     hid_t g;
 
-    if (!b->x || h->rc)
+    if (!b->x || h->rc || (g = create_group(h, "lm")) < 0)
         return;
-    g = H5Gcreate2(h->file, "lm", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) {
-        tbm_h5_fail(h, "cannot create group lm");
-        return;
-    }
     tbm_h5_put_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
     tbm_h5_put_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
     tbm_h5_put_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);
@@ -218,13 +224,8 @@ static void write_lbfgs(tbm_h5 *h, const tbm_lbfgs *b)
     size_t n = b->n, m = (size_t)b->mem;
     hid_t g;
 
-    if (!b->block || h->rc)
+    if (!b->block || h->rc || (g = create_group(h, "lbfgs")) < 0)
         return;
-    g = H5Gcreate2(h->file, "lbfgs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) {
-        tbm_h5_fail(h, "cannot create group lbfgs");
-        return;
-    }
     tbm_h5_put_num(h, g, "mem", H5T_NATIVE_INT, &b->mem, 0);
     tbm_h5_put_num(h, g, "count", H5T_NATIVE_INT, &b->count, 0);
     tbm_h5_put_num(h, g, "head", H5T_NATIVE_INT, &b->head, 0);
@@ -361,6 +362,21 @@ static void read_arrays(tbm_h5 *h, tbm_state *s)
     s->cap_hist = s->n_hist;
 }
 
+/* Open the group name holding the state of optimiser what, or record why
+ * not and return a negative id. */
+static hid_t open_group(tbm_h5 *h, const char *name, const char *what)
+{
+    hid_t g;
+
+    if (H5Lexists(h->file, name, H5P_DEFAULT) <= 0) {
+        tbm_h5_fail(h, "no %s state (group %s) in it", what, name);
+        return -1;
+    }
+    if ((g = H5Gopen2(h->file, name, H5P_DEFAULT)) < 0)
+        tbm_h5_fail(h, "cannot open group %s", name);
+    return g;
+}
+
 /* The group lbfgs into b, allocated like the run expects. */
 static void read_lbfgs(tbm_h5 *h, tbm_lbfgs *b)
 {
@@ -368,13 +384,8 @@ static void read_lbfgs(tbm_h5 *h, tbm_lbfgs *b)
     int mem = 0;
     hid_t g;
 
-    if (!b->block || h->rc)
+    if (!b->block || h->rc || (g = open_group(h, "lbfgs", "L-BFGS")) < 0)
         return;
-    if (H5Lexists(h->file, "lbfgs", H5P_DEFAULT) <= 0) {
-        tbm_h5_fail(h, "no L-BFGS state (group lbfgs) in it");
-        return;
-    }
-    g = H5Gopen2(h->file, "lbfgs", H5P_DEFAULT);
     tbm_h5_get_num(h, g, "mem", H5T_NATIVE_INT, &mem, 0);
     if (!h->rc && mem != b->mem)
         tbm_h5_fail(h, "L-BFGS memory %d; this run keeps %d", mem, b->mem);
@@ -400,13 +411,8 @@ static void read_lm(tbm_h5 *h, tbm_lm *b)
 {
     hid_t g;
 
-    if (!b->x || h->rc)
+    if (!b->x || h->rc || (g = open_group(h, "lm", "Levenberg-Marquardt")) < 0)
         return;
-    if (H5Lexists(h->file, "lm", H5P_DEFAULT) <= 0) {
-        tbm_h5_fail(h, "no Levenberg-Marquardt state (group lm) in it");
-        return;
-    }
-    g = H5Gopen2(h->file, "lm", H5P_DEFAULT);
     tbm_h5_get_num(h, g, "iter", H5T_NATIVE_LONG, &b->iter, 0);
     tbm_h5_get_num(h, g, "evals", H5T_NATIVE_LONG, &b->evals, 0);
     tbm_h5_get_num(h, g, "f", H5T_NATIVE_DOUBLE, &b->f, 0);

@@ -77,37 +77,6 @@ int tbm_h5_create(tbm_h5 *h, const char *path, tb_error *err)
     return TB_OK;
 }
 
-/* fsync the file or folder at path. */
-static int sync_path(const char *path, int flags)
-{
-    int fd = open(path, flags);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    if (close(fd) != 0)
-        rc = -1;
-    return rc;
-}
-
-/* fsync the folder holding path, so that a rename in it is durable. */
-static int sync_parent(const char *path)
-{
-    char dir[4096];
-    char *slash;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    return sync_path(dir, O_RDONLY | O_DIRECTORY);
-}
-
 /* Flush, close, fsync, rename into place, fsync the folder. */
 int tbm_h5_commit(tbm_h5 *h)
 {
@@ -123,21 +92,11 @@ int tbm_h5_commit(tbm_h5 *h)
         unlink(h->tmp);
         return tbm_h5_fail(h, "cannot finish writing %s", h->tmp);
     }
-    if (sync_path(h->tmp, O_RDONLY) != 0) {
-        int e = errno;
-
-        unlink(h->tmp);
-        return tbm_h5_fail(h, "cannot fsync %s: %s", h->tmp, strerror(e));
+    if (tb_path_commit(h->tmp, h->path, h->err) != 0) {
+        if (!h->rc)
+            h->rc = TB_EIO;
+        return TB_EIO;
     }
-    if (rename(h->tmp, h->path) != 0) {
-        int e = errno;
-
-        unlink(h->tmp);
-        return tbm_h5_fail(h, "cannot rename %s into place: %s", h->tmp,
-                           strerror(e));
-    }
-    if (sync_parent(h->path) != 0)
-        return tbm_h5_fail(h, "cannot fsync its folder: %s", strerror(errno));
     return TB_OK;
 }
 

@@ -375,13 +375,12 @@ static void adam_step(struct trainer *t)
 
     s->step++;
     bc1 = 1 - pow(ADAM_B1, (double)s->step);
-
-    /* Frozen layers come first in params: start after them. */
     bc2 = 1 - pow(ADAM_B2, (double)s->step);
     a = (float)(lr * sqrt(bc2) / bc1);
     s->lr_cur = lr;
     eps = (float)(ADAM_EPS * sqrt(bc2));
 
+    /* Frozen layers come first in params: start after them. */
     for (size_t i = t->frozen; i < s->n_params; i++) {
         m[i] = (float)ADAM_B1 * m[i] + (float)(1 - ADAM_B1) * g[i];
         v[i] = (float)ADAM_B2 * v[i] + (float)(1 - ADAM_B2) * g[i] * g[i];

@@ -61,36 +61,19 @@ static int put_rhs(const mol_ctx *c, double t, const double *const *f,
 }
 
 static const struct tb_problem_ops put_ops = {
-    .x_lo = -TBS_LP_XI_FAR,
-    .x_hi = TBS_LP_XI_FAR,
+    TBS_LP_OPS,
     .bc = put_bc,
-    .half_band = 2,
-    .min_mesh = 16,
     .u0 = put_u0,
     .rhs = put_rhs,
-    .outputs = tbs_lp_outputs,
-    .to_mesh = tbs_lp_to_mesh,
 };
 
-/* The default grid and mesh are blackscholes's; tests/test_americanput.c
- * measures the error against a binomial tree. */
+/* The default grid is blackscholes's, on a coarser mesh;
+ * tests/test_americanput.c measures the error against a binomial tree. */
 const tb_problem tbs_americanput = {
     .name = "americanput",
     .summary = "American put V(S, tau; sigma, r), strike 100, penalty "
                "method on a log-price mesh; price and delta",
-    .n_params = 2,
-    .n_coords = 2,
-    .inputs =
-        {
-            {"sigma", "1/sqrt(yr)", 0.1, 0.5, 9, TB_SPACING_UNIFORM},
-            {"r", "1/yr", 0.0, 0.1, 6, TB_SPACING_UNIFORM},
-            {"S", "", 50.0, 150.0, 41, TB_SPACING_UNIFORM},
-            {"tau", "yr", 0.05, 2.0, 40, TB_SPACING_UNIFORM},
-        },
-    .limit_lo = {0.02, 0.0, 20.0, 0.0},
-    .limit_hi = {0.6, 0.2, 500.0, 2.5},
-    .n_outputs = 2,
-    .outputs = {"price", "delta"},
+    TBS_LP_GRID,
     .defaults = {.rtol = 1e-6, .atol = 1e-6, .max_steps = 50000, .mesh = 600},
     .ops = &put_ops,
 };

@@ -46,15 +46,10 @@ static int bs_rhs(const mol_ctx *c, double t, const double *const *f,
 }
 
 static const struct tb_problem_ops bs_ops = {
-    .x_lo = -TBS_LP_XI_FAR,
-    .x_hi = TBS_LP_XI_FAR,
-    .half_band = 2,
-    .min_mesh = 16,
+    TBS_LP_OPS,
     .bc = bs_bc,
     .u0 = bs_u0,
     .rhs = bs_rhs,
-    .outputs = tbs_lp_outputs,
-    .to_mesh = tbs_lp_to_mesh,
 };
 
 /* The default mesh (1200 intervals; 0.0016 in x at the strike) is within
@@ -64,19 +59,7 @@ const tb_problem tbs_blackscholes = {
     .name = "blackscholes",
     .summary = "European call V(S, tau; sigma, r), strike 100, by "
                "Black-Scholes on a log-price mesh; price and delta",
-    .n_params = 2,
-    .n_coords = 2,
-    .inputs =
-        {
-            {"sigma", "1/sqrt(yr)", 0.1, 0.5, 9, TB_SPACING_UNIFORM},
-            {"r", "1/yr", 0.0, 0.1, 6, TB_SPACING_UNIFORM},
-            {"S", "", 50.0, 150.0, 41, TB_SPACING_UNIFORM},
-            {"tau", "yr", 0.05, 2.0, 40, TB_SPACING_UNIFORM},
-        },
-    .limit_lo = {0.02, 0.0, 20.0, 0.0},
-    .limit_hi = {0.6, 0.2, 500.0, 2.5},
-    .n_outputs = 2,
-    .outputs = {"price", "delta"},
+    TBS_LP_GRID,
     .defaults = {.rtol = 1e-8, .atol = 1e-8, .max_steps = 50000, .mesh = 1200},
     .ops = &bs_ops,
 };

@@ -29,7 +29,6 @@
 /* Everything one solve holds; released by run_close. */
 struct mol_run {
     mol_ctx c;
-    const tb_problem *p;
     SUNContext sun;
     N_Vector y;
     N_Vector limits; /* CVODE's constraints, for a non-negative state */
@@ -51,7 +50,7 @@ struct mol_run {
 /* The boundary values of each component at time t. */
 static void boundary(const struct mol_run *r, double t, double *lo, double *hi)
 {
-    const struct tb_problem_ops *ops = r->p->ops;
+    const struct tb_problem_ops *ops = r->c.p->ops;
 
     for (int k = 0; k < r->c.n_comp; k++) {
         lo[k] = ops->bc_lo[k];
@@ -110,7 +109,7 @@ static int mol_rhs(sunrealtype t, N_Vector y, N_Vector ydot, void *data)
 
     if (fill_field(r, t, N_VGetArrayPointer(y)))
         return 1;
-    rc = r->p->ops->rhs(&r->c, t, (const double *const *)r->u, r->du);
+    rc = r->c.p->ops->rhs(&r->c, t, (const double *const *)r->u, r->du);
     if (rc != 0)
         return rc;
 
@@ -184,7 +183,6 @@ static int run_alloc(struct mol_run *r, const tb_problem *p,
     size_t width;
     int nc;
 
-    r->p = p;
     r->c.p = p;
     run_shape(r, p, o);
     nc = r->c.n_comp;
@@ -208,7 +206,7 @@ static int run_alloc(struct mol_run *r, const tb_problem *p,
  * Each step below names itself in *what, for the report if it fails. */
 static int run_state(struct mol_run *r, const char **what)
 {
-    const struct tb_problem_ops *ops = r->p->ops;
+    const struct tb_problem_ops *ops = r->c.p->ops;
     int nc = r->c.n_comp;
     double *y;
 
@@ -233,7 +231,7 @@ static int run_state(struct mol_run *r, const char **what)
  * CVODE to keep them >= 0. */
 static int run_constraints(struct mol_run *r, const char **what)
 {
-    if (!r->p->ops->nonneg)
+    if (!r->c.p->ops->nonneg)
         return TB_OK;
     *what = "CVodeSetConstraints";
     if (!(r->limits = N_VClone(r->y)))
@@ -275,7 +273,7 @@ static int run_linear(struct mol_run *r, const char **what)
 {
     sunindextype nc = r->c.n_comp;
     sunindextype n = (sunindextype)r->rows * nc;
-    sunindextype hb = r->p->ops->half_band * nc + nc - 1;
+    sunindextype hb = r->c.p->ops->half_band * nc + nc - 1;
 
     if (hb > n - 1)
         hb = n - 1;
@@ -334,11 +332,11 @@ static int run_fail(struct mol_run *r, double tout, const char *why,
     CVodeGetNumSteps(r->cv, &steps);
     tb_warn("solve failed problem=%s %s t=%.6g tout=%.6g steps=%ld "
             "reason=%s detail=\"%s\"",
-            r->p->name, r->c.tuple, t, tout, steps, why, detail);
-    return tb_error_set(err, TB_ESOLVER, r->p->name,
+            r->c.p->name, r->c.tuple, t, tout, steps, why, detail);
+    return tb_error_set(err, TB_ESOLVER, r->c.p->name,
                         "%s at %s failed at t=%.6g on the way to t=%.6g: %s "
                         "(%s)",
-                        r->p->name, r->c.tuple, t, tout, why, detail);
+                        r->c.p->name, r->c.tuple, t, tout, why, detail);
 }
 
 /* Advance to tout (CVODE interpolates when it steps past it) and leave the
@@ -367,14 +365,14 @@ static int run_advance(struct mol_run *r, double tout, tb_error *err)
  * output k. */
 static const double *run_fields(struct mol_run *r)
 {
-    const struct tb_problem_ops *ops = r->p->ops;
+    const struct tb_problem_ops *ops = r->c.p->ops;
     size_t nodes = (size_t)r->nodes;
 
     if (ops->outputs) {
         ops->outputs(&r->c, (const double *const *)r->u, r->fields);
         return r->fields;
     }
-    assert(r->p->n_outputs == r->c.n_comp);
+    assert(r->c.p->n_outputs == r->c.n_comp);
     for (int k = 0; k < r->c.n_comp; k++)
         memcpy(r->fields + k * nodes, r->u[k], nodes * sizeof(double));
     return r->fields;

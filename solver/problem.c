@@ -16,14 +16,6 @@ static const tb_problem *const problems[] = {
 
 #define N_PROBLEMS ((int)(sizeof(problems) / sizeof(problems[0])))
 
-/* The accepted ranges of the solver settings. */
-#define RTOL_MIN  TB_RTOL_MIN
-#define RTOL_MAX  TB_RTOL_MAX
-#define ATOL_MIN  TB_ATOL_MIN
-#define ATOL_MAX  TB_ATOL_MAX
-#define STEPS_MAX TB_STEPS_MAX
-#define MESH_MAX  TB_MESH_MAX
-
 /* Return the number of problems: the built-in ones and the plugins'. */
 int tb_problem_count(void)
 {
@@ -104,11 +96,11 @@ int tb_solver_opts_resolve(const tb_problem *p, tb_solver_opts *o,
     if (o->mesh == 0)
         o->mesh = p->defaults.mesh;
 
-    rc = check_double(o->rtol, RTOL_MIN, RTOL_MAX, "rtol", err);
+    rc = check_double(o->rtol, TB_RTOL_MIN, TB_RTOL_MAX, "rtol", err);
     if (rc == 0)
-        rc = check_double(o->atol, ATOL_MIN, ATOL_MAX, "atol", err);
+        rc = check_double(o->atol, TB_ATOL_MIN, TB_ATOL_MAX, "atol", err);
     if (rc == 0)
-        rc = check_long(o->max_steps, 1, STEPS_MAX, "max_steps", err);
+        rc = check_long(o->max_steps, 1, TB_STEPS_MAX, "max_steps", err);
     /* An ODE system (t its only coordinate) has no mesh: mesh must be 0. */
     if (rc == 0 && p->n_coords == 1 && o->mesh != 0)
         rc = tb_error_set(err, TB_EINVAL, "mesh",
@@ -116,7 +108,7 @@ int tb_solver_opts_resolve(const tb_problem *p, tb_solver_opts *o,
                           "mesh, expected 0",
                           o->mesh, p->name);
     if (rc == 0 && p->n_coords > 1)
-        rc = check_long(o->mesh, p->ops->min_mesh, MESH_MAX, "mesh", err);
+        rc = check_long(o->mesh, p->ops->min_mesh, TB_MESH_MAX, "mesh", err);
     return rc;
 }
 

@@ -106,6 +106,27 @@ double tbs_lp_operator(const mol_ctx *c, const double *u, int i, double sigma,
 /* Price and delta at every node, [output][node] (an outputs operation). */
 void tbs_lp_outputs(const mol_ctx *c, const double *const *f, double *out);
 
+/* The operations both option problems share, for a tb_problem_ops
+ * initialiser: the log-price domain, the stencil, outputs and to_mesh. */
+#define TBS_LP_OPS                                                             \
+    .x_lo = -TBS_LP_XI_FAR, .x_hi = TBS_LP_XI_FAR, .half_band = 2,             \
+    .min_mesh = 16, .outputs = tbs_lp_outputs, .to_mesh = tbs_lp_to_mesh
+
+/* The inputs (sigma, r, S, tau), their default axes and limits, and the
+ * outputs (price, delta) both option problems share, for a tb_problem
+ * initialiser. */
+#define TBS_LP_GRID                                                            \
+    .n_params = 2, .n_coords = 2,                                              \
+    .inputs =                                                                  \
+        {                                                                      \
+            {"sigma", "1/sqrt(yr)", 0.1, 0.5, 9, TB_SPACING_UNIFORM},          \
+            {"r", "1/yr", 0.0, 0.1, 6, TB_SPACING_UNIFORM},                    \
+            {"S", "", 50.0, 150.0, 41, TB_SPACING_UNIFORM},                    \
+            {"tau", "yr", 0.05, 2.0, 40, TB_SPACING_UNIFORM},                  \
+    },                                                                         \
+    .limit_lo = {0.02, 0.0, 20.0, 0.0}, .limit_hi = {0.6, 0.2, 500.0, 2.5},    \
+    .n_outputs = 2, .outputs = {"price", "delta"}
+
 /*
  * Called once per requested time j with the outputs: n_outputs rows of
  * mesh + 1 node values each (1 for an ODE), [output][node].  Returns 0 to

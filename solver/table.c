@@ -258,56 +258,12 @@ static int write_file(const tb_table *t, const char *tmp, tb_error *err)
     return TB_OK;
 }
 
-/* fsync a file or a folder; returns 0 or an errno value. */
-static int sync_path(const char *path, int folder)
-{
-    int fd = open(path, O_RDONLY | (folder ? O_DIRECTORY : 0));
-    int rc = 0;
-
-    if (fd < 0)
-        return errno;
-    if (fsync(fd) != 0)
-        rc = errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = errno;
-    return rc;
-}
-
-/* The folder holding path, into buf. */
-static void folder_of(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        snprintf(buf, size, ".");
-    else if (slash == path)
-        snprintf(buf, size, "/");
-    else
-        snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
-/* Make the rename durable.  Folders that cannot be fsynced (EINVAL) are
- * accepted; any other failure removes the new file. */
-static int sync_folder(const char *path, tb_error *err)
-{
-    char folder[4096];
-    int e;
-
-    folder_of(path, folder, sizeof(folder));
-    e = sync_path(folder, 1);
-    if (e == 0 || e == EINVAL || e == ENOTSUP)
-        return TB_OK;
-    unlink(path);
-    return tb_error_set(err, TB_EIO, path, "cannot fsync folder %s: %s", folder,
-                        strerror(e));
-}
-
 /* Write t to path atomically; see solver.h.  Returns 0 or TB_EINVAL /
  * TB_EIO, with no file left at path or at the temporary name. */
 int tb_table_write(const tb_table *t, const char *path, tb_error *err)
 {
     char tmp[4096], why[TBS_WHY];
-    int rc, e;
+    int rc;
 
     if (!t || !path || !*path)
         return tb_error_set(err, TB_EINVAL, "tb_table_write",
@@ -324,15 +280,9 @@ int tb_table_write(const tb_table *t, const char *path, tb_error *err)
 
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     rc = write_file(t, tmp, err);
-    if (rc == 0 && (e = sync_path(tmp, 0)) != 0)
-        rc = tb_error_set(err, TB_EIO, tmp, "cannot fsync %s: %s", tmp,
-                          strerror(e));
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = tb_error_set(err, TB_EIO, path, "cannot rename %s to %s: %s", tmp,
-                          path, strerror(errno));
     if (rc != 0) {
         unlink(tmp);
         return rc;
     }
-    return sync_folder(path, err);
+    return tb_path_commit(tmp, path, err);
 }

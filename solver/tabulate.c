@@ -41,17 +41,6 @@ struct worker {
     double *buf; /* n_outputs * per_tuple */
 };
 
-/* The parameter values of tuple k, row-major with the last one fastest. */
-static void tuple_params(const struct pool *pl, size_t k, double *params)
-{
-    for (int a = pl->p->n_params - 1; a >= 0; a--) {
-        size_t n = (size_t)pl->axes[a].n;
-
-        params[a] = tb_axis_node(&pl->axes[a], (int)(k % n));
-        k /= n;
-    }
-}
-
 /* Solve tuple k into buf, then copy it into its blocks of the table. */
 static void solve_tuple(struct pool *pl, size_t k, double *buf)
 {
@@ -61,8 +50,9 @@ static void solve_tuple(struct pool *pl, size_t k, double *buf)
     tb_error e;
     int rc;
 
+    /* The tuple's parameters are those of its first node. */
     tb_error_clear(&e);
-    tuple_params(pl, k, params);
+    tb_table_node(pl->t, k * c, params);
     rc = tb_solve_grid(p, pl->o, params, pl->axes + p->n_params, buf, &e);
 
     for (int o = 0; o < p->n_outputs; o++)

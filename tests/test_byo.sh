@@ -13,17 +13,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tabula-byo-XXXXXX")
 passed=0
 failed=0
 
-# check WHAT COMMAND...: one check that passes when COMMAND succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what" >&2
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 
 check "another program writes a table" "$writer" "$tmp/foreign.h5"
 "$tabula" train "$tmp/foreign.h5" -o "$tmp/model.h5" --hidden 8,8 \

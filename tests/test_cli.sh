@@ -16,41 +16,8 @@ server_pid=
 # A tiny heat1d grid: 4 x 9 x 9 nodes, solved in well under a second.
 grid=(--grid alpha=0.1:1:4 --grid x=0:1:9 --grid t=0:0.5:9)
 
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid"
-        wait "$server_pid" 2>/dev/null
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
-
-# check WHAT COMMAND...: one check that passes when COMMAND succeeds.
-check() {
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what" >&2
-    fi
-}
-
-# expect CODE TEXT WHAT -- COMMAND...: COMMAND exits with CODE and its
-# output (both streams) contains TEXT.
-expect() {
-    local code=$1 text=$2 what=$3 rc
-    shift 4
-    "$@" >"$tmp/out" 2>&1
-    rc=$?
-    if [[ $rc -eq $code ]] && grep -qF -- "$text" "$tmp/out"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what: exit $rc (want $code), output:" >&2
-        sed 's/^/    /' "$tmp/out" | head -20 >&2
-    fi
-}
 
 # json_get FILE a.0.b: print one value of a JSON file by its path, with jq
 # or python3; without either, print "?" when the last key is present.
@@ -289,15 +256,7 @@ cp "$tmp/model.h5" "$tmp/models/heat1d.h5"
     --pid-file "$tmp/serve.pid" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 server_pid=$!
 
-# Wait for the "serving" line (ASan builds start slowly).
-port=
-for _ in $(seq 300); do
-    port=$(sed -n 's|^tabula: serving .* on http://127.0.0.1:\([0-9]*\)$|\1|p' \
-        "$tmp/serve.out")
-    [[ -n $port ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(serve_port "$tmp/serve.out")
 check "serve prints its port" test -n "$port"
 check "serve writes its pid file" test "$(cat "$tmp/serve.pid" 2>/dev/null)" \
     = "$server_pid"
@@ -368,14 +327,7 @@ EOF
 "$tabula" serve --models "$tmp/models" --config "$tmp/serve.conf" \
     >"$tmp/serve2.out" 2>"$tmp/serve2.err" &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-    port=$(sed -n 's|^tabula: serving .* on http://127.0.0.1:\([0-9]*\)$|\1|p' \
-        "$tmp/serve2.out")
-    [[ -n $port ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(serve_port "$tmp/serve2.out")
 check "serve --config listens where the file says" test -n "$port"
 url=http://127.0.0.1:${port:-1}
 

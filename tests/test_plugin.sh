@@ -16,29 +16,8 @@ passed=0
 failed=0
 server_pid=
 
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid"
-        wait "$server_pid" 2>/dev/null
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 trap cleanup EXIT
-
-# expect CODE TEXT WHAT -- COMMAND...: COMMAND exits with CODE and its
-# output (both streams) contains TEXT.
-expect() {
-    local code=$1 text=$2 what=$3 rc
-    shift 4
-    "$@" >"$tmp/out" 2>&1
-    rc=$?
-    if [[ $rc -eq $code ]] && grep -qF -- "$text" "$tmp/out"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what: exit $rc (want $code), output:" >&2
-        sed 's/^/    /' "$tmp/out" | head -20 >&2
-    fi
-}
 
 t=("$tabula" --plugin "$plugin")
 grid=(--grid epsilon=0.05:0.1:3 --grid x=0:1:9 --grid t=0:2:5)
@@ -69,14 +48,7 @@ cp "$tmp/model.h5" "$tmp/models/allencahn.h5"
 "${t[@]}" serve --models "$tmp/models" --listen 127.0.0.1:0 \
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 server_pid=$!
-port=
-for _ in $(seq 300); do
-    port=$(sed -n 's|^tabula: serving .* on http://127.0.0.1:\([0-9]*\)$|\1|p' \
-        "$tmp/serve.out")
-    [[ -n $port ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-done
+port=$(serve_port "$tmp/serve.out")
 if [[ -n $port ]]; then
     passed=$((passed + 1))
     "$tabula" predict "$tmp/model.h5" --example-json >"$tmp/request.json"
