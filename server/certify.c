@@ -21,16 +21,19 @@ static int certify(struct infer *inf, tb_error *err)
 {
     const tb_model *m = &inf->e->model;
     size_t n_out = (size_t)m->n_out, n_in = (size_t)m->n_in;
+    double global[TB_MODEL_MAX_OUT];
 
     inf->cert = malloc(inf->n * n_out * sizeof(double));
     if (!inf->cert)
         return json_nomem(err, "the certificates");
     inf->by_cell = m->cells.n_cells > 0;
+    for (size_t j = 0; j < n_out; j++)
+        global[j] = json_certified(m, (int)j); /* the same for every point */
     for (size_t i = 0; i < inf->n; i++)
         for (size_t j = 0; j < n_out; j++)
             inf->cert[i * n_out + j] =
                 inf->by_cell ? tb_model_cell_error(m, inf->x + i * n_in, (int)j)
-                             : json_certified(m, (int)j);
+                             : global[j];
     return 0;
 }
 

@@ -130,37 +130,24 @@ static int read_header(const json_t *root, struct infer *inf, tb_error *err)
 
 /* ---- one input tensor --------------------------------------------------- */
 
-/* The model's input names as "alpha, x, t", for messages. */
-static const char *input_names(const tb_model *m, char *buf, size_t size)
-{
-    size_t used = 0;
-
-    buf[0] = '\0';
-    for (int k = 0; k < m->n_in && used < size; k++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? ", " : "",
-                                 m->in[k].name);
-    return buf;
-}
-
 /* The tensor's name as a model input index. */
 static int read_name(const struct infer *inf, const json_t *t, size_t i, int *k,
                      tb_error *err)
 {
     const json_t *name = json_object_get(t, "name");
-    char names[160];
 
     if (!json_is_string(name))
         return tb_error_set(err, TB_EINVAL, "inputs",
                             "inputs[%zu].name is %s; expected the name of "
                             "one of the model's inputs (%s)",
                             i, name ? json_type_name(name) : "missing",
-                            input_names(&inf->e->model, names, sizeof(names)));
+                            inf->e->input_list);
     *k = tb_model_input_index(&inf->e->model, json_string_value(name));
     if (*k < 0)
         return tb_error_set(err, TB_EINVAL, "inputs",
                             "unknown input '%.64s'; model %s has inputs %s",
                             json_string_value(name), inf->e->name,
-                            input_names(&inf->e->model, names, sizeof(names)));
+                            inf->e->input_list);
     if (inf->data[*k])
         return tb_error_set(err, TB_EINVAL, json_string_value(name),
                             "input '%s' appears more than once; send each "
@@ -275,14 +262,13 @@ static int read_inputs(const json_t *root, struct infer *inf, tb_error *err)
 {
     const json_t *inputs = json_object_get(root, "inputs");
     const tb_model *m = &inf->e->model;
-    char names[160];
 
     if (!inputs || !json_is_array(inputs))
         return tb_error_set(err, TB_EINVAL, "inputs",
                             "\"inputs\" is %s; expected an array with one "
                             "tensor for each of %s",
                             inputs ? json_type_name(inputs) : "missing",
-                            input_names(m, names, sizeof(names)));
+                            inf->e->input_list);
     for (size_t i = 0; i < json_array_size(inputs); i++)
         if (read_tensor(inf, json_array_get(inputs, i), i, err) != 0)
             return err->code;
@@ -292,8 +278,7 @@ static int read_inputs(const json_t *root, struct infer *inf, tb_error *err)
             return tb_error_set(err, TB_EINVAL, m->in[k].name,
                                 "missing input '%s'; every request needs "
                                 "%s",
-                                m->in[k].name,
-                                input_names(m, names, sizeof(names)));
+                                m->in[k].name, inf->e->input_list);
     return 0;
 }
 
@@ -565,9 +550,8 @@ static int encode(const struct infer *inf, struct reply *rep, tb_error *err)
     return rep->text ? 0 : json_nomem(err, "the answer");
 }
 
-/* Answer the points in inf->x: hold them to the domain, predict and, when
- * asked, verify.  Returns 0 or a negative status with err saying why. */
-int infer_run(struct infer *inf, tb_error *err)
+/* Hold the points to the domain, predict and, when asked, verify. */
+static int run(struct infer *inf, tb_error *err)
 {
     double t0;
 
@@ -587,6 +571,19 @@ int infer_run(struct infer *inf, tb_error *err)
     return 0;
 }
 
+/* Answer the points in inf->x and count the points the solver answered in
+ * mx, whether or not the answer succeeded.  Returns 0 or a negative status
+ * with err saying why. */
+int infer_run(struct infer *inf, struct metrics *mx, tb_error *err)
+{
+    int rc = run(inf, err);
+
+    if (inf->sol) /* verified */
+        metrics_solver(mx, inf->n);
+    metrics_fallbacks(mx, inf->n_solver);
+    return rc;
+}
+
 /* Answer an infer request for rq->entry (which the caller holds).  Returns
  * 0 with rep filled, or a negative status with err saying what was wrong. */
 int infer_answer(struct request *rq, struct reply *rep, tb_error *err)
@@ -594,19 +591,15 @@ int infer_answer(struct request *rq, struct reply *rep, tb_error *err)
     struct infer inf = {.e = rq->entry, .o = &rq->srv->opts};
     json_t *root = NULL;
 
-    if (json_parse_body(rq, &root, "a JSON object with an \"inputs\" array",
-                        err) != 0 ||
-        !json_is_object(root))
+    if (json_parse_body(rq, &root, 0, "a JSON object with an \"inputs\" array",
+                        err) != 0)
         goto done;
     if (read_header(root, &inf, err) != 0 ||
         read_inputs(root, &inf, err) != 0 || read_points(&inf, err) != 0)
         goto done;
     rq->points = inf.n;
-    if (infer_run(&inf, err) == 0)
+    if (infer_run(&inf, &rq->srv->metrics, err) == 0)
         encode(&inf, rep, err);
-    if (inf.verify && inf.sol)
-        metrics_solver(&rq->srv->metrics, inf.n);
-    metrics_fallbacks(&rq->srv->metrics, inf.n_solver);
 
 done:
     json_decref(root);

@@ -18,10 +18,11 @@ int json_nomem(tb_error *err, const char *where)
                         "out of memory while building %s", where);
 }
 
-/* Parse the request body as JSON, refusing duplicate keys; expected says
- * what the body should be, for messages.  Returns 0 with *root owned by
- * the caller, or TB_EINVAL. */
-int json_parse_body(const struct request *rq, json_t **root,
+/* Parse the request body as JSON, refusing duplicate keys and anything but
+ * an object (or, with arrays set, an array); expected says what the body
+ * should be, for messages.  Returns 0 with *root owned by the caller, or
+ * TB_EINVAL (*root, when set, is the caller's to free too). */
+int json_parse_body(const struct request *rq, json_t **root, int arrays,
                     const char *expected, tb_error *err)
 {
     json_error_t je;
@@ -36,7 +37,7 @@ int json_parse_body(const struct request *rq, json_t **root,
                             "malformed JSON at line %d, column %d: %s; "
                             "expected %s",
                             je.line, je.column, je.text, expected);
-    if (!json_is_object(*root) && !strstr(expected, "array of"))
+    if (!json_is_object(*root) && !(arrays && json_is_array(*root)))
         return tb_error_set(err, TB_EINVAL, "body",
                             "the request body is %s; expected %s",
                             json_type_name(*root), expected);

@@ -198,22 +198,12 @@ int predict_answer(struct request *rq, struct reply *rep, tb_error *err)
     struct infer inf = {.e = rq->entry, .o = &rq->srv->opts};
     json_t *root = NULL;
 
-    if (json_parse_body(rq, &root, expected, err) != 0)
-        goto done;
-    if (!json_is_object(root) && !json_is_array(root)) {
-        tb_error_set(err, TB_EINVAL, "body",
-                     "the request body is %s; expected %s",
-                     json_type_name(root), expected);
-        goto done;
-    }
-    if (read_query(rq, &inf, err) != 0 || read_points(&inf, root, err) != 0)
+    if (json_parse_body(rq, &root, 1, expected, err) != 0 ||
+        read_query(rq, &inf, err) != 0 || read_points(&inf, root, err) != 0)
         goto done;
     rq->points = inf.n;
-    if (infer_run(&inf, err) == 0)
+    if (infer_run(&inf, &rq->srv->metrics, err) == 0)
         encode(&inf, json_is_array(root), rep, err);
-    if (inf.verify && inf.sol)
-        metrics_solver(&rq->srv->metrics, inf.n);
-    metrics_fallbacks(&rq->srv->metrics, inf.n_solver);
 
 done:
     json_decref(root);

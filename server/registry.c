@@ -177,10 +177,13 @@ static struct entry *entry_load(const char *path, const char *name,
                      e->model.n_in, e->model.n_out);
         goto fail;
     }
-    for (int k = 0, used = 0; k < e->model.n_in; k++)
+    /* Eight 31-character names do not fit: cut the list short, never past
+     * its end. */
+    for (size_t k = 0, used = 0;
+         k < (size_t)e->model.n_in && used < sizeof(e->input_list); k++)
         used +=
-            snprintf(e->input_list + used, sizeof(e->input_list) - (size_t)used,
-                     "%s%s", k ? ", " : "", e->model.in[k].name);
+            (size_t)snprintf(e->input_list + used, sizeof(e->input_list) - used,
+                             "%s%s", k ? ", " : "", e->model.in[k].name);
     entry_verify_setup(e);
     if (json_prerender(e) != 0) {
         json_nomem(err, "the model's answer");
@@ -305,9 +308,9 @@ static int current_any(struct registry *r, const char *name)
     return 0;
 }
 
-static struct entry *take(struct registry *r, struct entry *e)
+/* Add a reference to e for the caller. */
+static struct entry *take(struct entry *e)
 {
-    (void)r;
     __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
     return e;
 }
@@ -331,7 +334,7 @@ static struct entry *scan_file(struct registry *r, const char *file,
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return NULL;
     if (old && entry_same_file(old, &st))
-        return take(r, old);
+        return take(old);
 
     e = entry_load(path, name, version, &st, &err);
     if (e) {
@@ -346,7 +349,7 @@ static struct entry *scan_file(struct registry *r, const char *file,
              err.text);
     tb_warn("models: cannot load %s: %s; %s", path, err.text,
             old ? "the previous version keeps serving" : "it is not served");
-    return old ? take(r, old) : NULL;
+    return old ? take(old) : NULL;
 }
 
 /* Entries by name, then oldest version first. */
@@ -484,7 +487,7 @@ struct entry *registry_get(struct registry *r, const char *name, long version)
             (version == 0 || r->entries[i]->version == version))
             e = r->entries[i]; /* sorted: the last match is the newest */
     if (e)
-        __atomic_add_fetch(&e->refs, 1, __ATOMIC_RELAXED);
+        take(e);
     pthread_mutex_unlock(&r->lock);
     return e;
 }
@@ -517,23 +520,32 @@ int tb_server_model_count(const tb_server *s)
     return s ? (int)registry_count((struct registry *)&s->reg) : 0;
 }
 
-/* A new JSON array of the version strings of name, oldest first (empty
- * when none is served), or NULL when memory ran out. */
-json_t *registry_versions(struct registry *r, const char *name)
+/* As registry_versions, for a caller that holds r->lock. */
+static json_t *versions_locked(struct registry *r, const char *name)
 {
     json_t *list = json_array();
     int ok = list != NULL;
 
-    pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->n && ok; i++)
         if (strcmp(r->entries[i]->name, name) == 0)
             ok = json_array_append_new(
                      list, json_sprintf("%ld", r->entries[i]->version)) == 0;
-    pthread_mutex_unlock(&r->lock);
     if (!ok) {
         json_decref(list);
         return NULL;
     }
+    return list;
+}
+
+/* A new JSON array of the version strings of name, oldest first (empty
+ * when none is served), or NULL when memory ran out. */
+json_t *registry_versions(struct registry *r, const char *name)
+{
+    json_t *list;
+
+    pthread_mutex_lock(&r->lock);
+    list = versions_locked(r, name);
+    pthread_mutex_unlock(&r->lock);
     return list;
 }
 
@@ -548,17 +560,11 @@ json_t *registry_list(struct registry *r)
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->n && ok; i++) {
         const struct entry *e = r->entries[i];
-        json_t *versions;
 
         if (i + 1 < r->n && strcmp(r->entries[i + 1]->name, e->name) == 0)
             continue; /* not the newest */
-        versions = json_array();
-        for (size_t k = 0; k <= i && versions; k++)
-            if (strcmp(r->entries[k]->name, e->name) == 0 &&
-                json_array_append_new(
-                    versions, json_sprintf("%ld", r->entries[k]->version)) != 0)
-                break;
-        ok = json_array_append_new(list, json_model_summary(e, versions)) == 0;
+        ok = json_array_append_new(
+                 list, json_model_summary(e, versions_locked(r, e->name))) == 0;
     }
     pthread_mutex_unlock(&r->lock);
     if (!ok) {
@@ -627,7 +633,7 @@ int registry_unload(struct registry *r, const char *name, tb_error *err)
     /* Publish the served set without it. */
     for (size_t i = 0; i < r->n && rc == 0; i++)
         if (strcmp(r->entries[i]->name, name) != 0)
-            rc = list_push(&l, take(r, r->entries[i]));
+            rc = list_push(&l, take(r->entries[i]));
     if (rc != 0) {
         for (size_t i = 0; i < l.n; i++)
             registry_put(r, l.v[i]);

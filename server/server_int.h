@@ -209,7 +209,7 @@ struct infer {
 int infer_answer(struct request *rq, struct reply *rep, tb_error *err);
 int infer_policy(struct infer *inf, const char *name, const char *where,
                  tb_error *err);
-int infer_run(struct infer *inf, tb_error *err);
+int infer_run(struct infer *inf, struct metrics *mx, tb_error *err);
 void infer_free(struct infer *inf);
 int predict_answer(struct request *rq, struct reply *rep, tb_error *err);
 
@@ -218,7 +218,7 @@ int certify_tolerance(struct infer *inf, double v, const char *where,
                       tb_error *err);
 int certify_encode(const struct infer *inf, json_t *outs, json_t *params);
 
-int json_parse_body(const struct request *rq, json_t **root,
+int json_parse_body(const struct request *rq, json_t **root, int arrays,
                     const char *expected, tb_error *err);
 json_t *json_flags(const char *name, const int *flags, size_t n);
 json_t *json_sources(const int *by_solver, size_t n);

@@ -585,22 +585,10 @@ static void test_none_left(tb_server *s)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* The shared model files, and two files the scan must skip. */
 static int setup(tb_model *m)
 {
-    char path[4200];
-    tb_error err;
-
-    tb_error_clear(&err);
-    snprintf(models, sizeof(models), "%s/models", tu_tmpdir());
-    if (mkdir(models, 0755) != 0)
-        return -1;
-    model_path(path, sizeof(path), "heat1d.h5");
-    if (make_model(path, "heat1d", 1) != 0)
-        return -1;
-    if (tb_model_load(path, m, &err) != 0)
-        return -1;
-    model_path(path, sizeof(path), "mystery.h5");
-    if (make_model(path, "mystery", 2) != 0)
+    if (make_models(m) != 0)
         return -1;
     write_file(".hidden.h5", "not a model");
     write_file("notes.h5.tmp.1.2", "not a model");

@@ -270,6 +270,25 @@ void model_path(char *out, size_t size, const char *name)
     snprintf(out, size, "%s/%s", models, name);
 }
 
+/* models/ under the test's folder with heat1d.h5 (seed 1, loaded into m)
+ * and mystery.h5, a model whose problem the service cannot solve.  0 or
+ * -1. */
+int make_models(tb_model *m)
+{
+    char path[4200];
+    tb_error err;
+
+    tb_error_clear(&err);
+    snprintf(models, sizeof(models), "%s/models", tu_tmpdir());
+    if (mkdir(models, 0755) != 0)
+        return -1;
+    model_path(path, sizeof(path), "heat1d.h5");
+    if (make_model(path, "heat1d", 1) != 0 || tb_model_load(path, m, &err))
+        return -1;
+    model_path(path, sizeof(path), "mystery.h5");
+    return make_model(path, "mystery", 2);
+}
+
 void write_file(const char *name, const char *text)
 {
     char path[4200], tmp[4300];

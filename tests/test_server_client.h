@@ -64,6 +64,9 @@ int make_model(const char *path, const char *problem, uint64_t seed);
 void model_path(char *out, size_t size, const char *name);
 void write_file(const char *name, const char *text);
 
+/* models/ with heat1d.h5 (seed 1, loaded into m) and mystery.h5. */
+int make_models(tb_model *m);
+
 /* The domain in a metadata answer matches the problem's axes. */
 struct tb_problem;
 void check_domain(json_t *dom, const struct tb_problem *p);

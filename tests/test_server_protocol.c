@@ -397,24 +397,6 @@ static void test_repository(tb_server *s)
 /* ---- main ------------------------------------------------------------------
  */
 
-/* heat1d.h5 (seed 1, loaded into m) and mystery.h5, a model whose problem
- * the service cannot solve. */
-static int setup(tb_model *m)
-{
-    char path[4200];
-    tb_error err;
-
-    tb_error_clear(&err);
-    snprintf(models, sizeof(models), "%s/models", tu_tmpdir());
-    if (mkdir(models, 0755) != 0)
-        return -1;
-    model_path(path, sizeof(path), "heat1d.h5");
-    if (make_model(path, "heat1d", 1) != 0 || tb_model_load(path, m, &err))
-        return -1;
-    model_path(path, sizeof(path), "mystery.h5");
-    return make_model(path, "mystery", 2);
-}
-
 /* One verified request, for the solver counter in the metrics. */
 static void verify_two(void)
 {
@@ -433,7 +415,7 @@ int main(void)
     tb_error err;
 
     tb_log_set_sink(capture, NULL);
-    CHECK(setup(&m) == 0, "model files written");
+    CHECK(make_models(&m) == 0, "model files written");
     tb_server_opts_default(&o);
     o.models_dir = models;
     o.port = 0;
