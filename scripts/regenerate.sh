@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Regenerate surrogates in batch: for each problem, tabulate its grid, train
 # a model, compare it with the solver, and only if it meets the target
-# install it in the models directory by an atomic rename, then tell a
-# running server to pick it up (SIGHUP).
+# install it in the models directory as the problem's next version
+# (NAME@V.h5, by an atomic rename), then tell a running server to pick it up
+# (SIGHUP); the server answers with the newest version by default.
+#
+# Training starts from the newest installed version's weights (tabula train
+# --init) when there is one; when its network does not fit the new table,
+# training starts from scratch instead.
 #
 # Usage: scripts/regenerate.sh [options] [PROBLEM...]   (default: every one)
 #
@@ -16,6 +21,9 @@
 #   --pid-file FILE       the server's pid file; SIGHUP it after installing
 #   --tabulate-args "..." extra arguments for tabula tabulate
 #   --train-args "..."    extra arguments for tabula train (after --target)
+#   --keep N              versions of each model kept in --models, the new
+#                         one included (default 3; 0 keeps every one)
+#   --cold                never start from an installed model's weights
 #   -h, --help            print this help
 #
 # Exits non-zero, naming them, if any problem failed; the models of the
@@ -32,6 +40,8 @@ target=1e-3
 pid_file=
 tabulate_args=
 train_args=
+keep=3
+cold=0
 problems=()
 
 usage() {
@@ -47,8 +57,9 @@ die() {
 while [[ $# -gt 0 ]]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
+    --cold) cold=1; shift ;;
     --tabula | --models | --work | --target | --pid-file | --tabulate-args | \
-        --train-args)
+        --train-args | --keep)
         [[ $# -ge 2 ]] || die "$1 needs a value"
         case $1 in
         --tabula) tabula=$2 ;;
@@ -58,6 +69,7 @@ while [[ $# -gt 0 ]]; do
         --pid-file) pid_file=$2 ;;
         --tabulate-args) tabulate_args=$2 ;;
         --train-args) train_args=$2 ;;
+        --keep) keep=$2 ;;
         esac
         shift 2
         ;;
@@ -66,6 +78,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
+[[ $keep =~ ^[0-9]+$ ]] || die "--keep '$keep': expected a whole number"
 [[ -x $tabula ]] ||
     die "no tabula command at '$tabula'; build it or give --tabula"
 mkdir -p "$models" "$work"
@@ -81,27 +94,72 @@ fi
 read -r -a tabulate_extra <<<"$tabulate_args"
 read -r -a train_extra <<<"$train_args"
 
+# The installed versions of model $1, one "VERSION FILE" line each, newest
+# first: NAME.h5 is version 1, NAME@V.h5 version V (as the server reads them).
+versions() {
+    local f v
+    for f in "$models/$1.h5" "$models/$1"@*.h5; do
+        [[ -f $f ]] || continue
+        v=${f##*/$1}
+        v=${v%.h5}
+        v=${v#@}
+        [[ -z $v ]] && v=1
+        [[ $v =~ ^[1-9][0-9]*$ ]] && echo "$v $f"
+    done | sort -rn
+}
+
+# Train $2 from table $1 with the extra arguments, warm from the newest
+# installed version of problem $3 when there is one and it fits.
+train() {
+    local table=$1 model=$2 p=$3 old rc=0
+    local args=(train "$table" -o "$model" --target "$target" "${train_extra[@]}")
+
+    old=$(versions "$p" | head -n 1 | cut -d' ' -f2-)
+    if [[ $cold -eq 0 && -n $old ]]; then
+        echo "regenerate: $p: train, starting from $old"
+        "$tabula" "${args[@]}" --init "$old" || rc=$?
+        # An interrupted run stops here; any other failure of the warm
+        # start (a network that does not fit) falls back to a cold one.
+        [[ $rc -eq 0 || $rc -ge 128 ]] && return "$rc"
+        echo "regenerate: $p: warm start failed (status $rc);" \
+            "training from scratch" >&2
+    fi
+    echo "regenerate: $p: train"
+    "$tabula" "${args[@]}"
+}
+
 # Tabulate, train and compare one problem; install its model if it passes.
 regenerate() {
     local p=$1 dir=$work/$1
     local table=$dir/table.h5 model=$dir/model.h5
-    local tmp=$models/.$p.h5.tmp.$$
+    local tmp=$models/.$p.h5.tmp.$$ newest next dest
 
     mkdir -p "$dir"
     echo "regenerate: $p: tabulate"
     "$tabula" tabulate "$p" -o "$table" "${tabulate_extra[@]}" || return 1
-    echo "regenerate: $p: train"
-    "$tabula" train "$table" -o "$model" --target "$target" \
-        "${train_extra[@]}" || return 1
+    train "$table" "$model" "$p" || return 1
     echo "regenerate: $p: compare --max-rel $target"
     "$tabula" compare "$model" --json --max-rel "$target" \
         >"$dir/compare.json" || return 1
 
-    # A copy in the same directory, then a rename: a reader sees either the
-    # old file or the new one, never half of one.
+    # A copy in the same directory, then a rename: a reader sees either no
+    # file or the whole new one.  The new version never replaces an old.
+    newest=$(versions "$p" | head -n 1 | cut -d' ' -f1)
+    next=$((${newest:-0} + 1))
+    dest=$models/$p@$next.h5
     cp -f "$model" "$tmp" || { rm -f "$tmp"; return 1; }
-    mv -f "$tmp" "$models/$p.h5" || { rm -f "$tmp"; return 1; }
-    echo "regenerate: $p: installed $models/$p.h5"
+    mv -n "$tmp" "$dest" && [[ ! -e $tmp ]] ||
+        { rm -f "$tmp"; echo "regenerate: $p: $dest appeared meanwhile" >&2
+          return 1; }
+    echo "regenerate: $p: installed $dest (version $next)"
+
+    # Older versions beyond --keep go; the server drops them on SIGHUP.
+    if [[ $keep -gt 0 ]]; then
+        versions "$p" | tail -n +$((keep + 1)) | cut -d' ' -f2- |
+            while IFS= read -r f; do
+                rm -f "$f" && echo "regenerate: $p: removed old version $f"
+            done
+    fi
 }
 
 failed=()

@@ -300,6 +300,24 @@ for _ in $(seq 100); do
 done
 check "after SIGHUP the server serves the new model (alpha lo $lo)" \
     near "$lo" 0.2 1e-12
+check "regenerate started from the installed model's weights" \
+    grep -q "starting from $tmp/models/heat1d.h5" "$tmp/out"
+check "the new model is installed as version 2" test -f "$tmp/models/heat1d@2.h5"
+check "the old version is kept" cmp -s "$tmp/model.h5" "$tmp/models/heat1d.h5"
+version=$(json_get "$tmp/meta2.json" versions.1 2>/dev/null)
+check "the server lists version 2 (got '$version')" test "$version" = 2
+
+# Once more, from scratch and keeping one version: version 3 alone is left.
+expect 0 "installed $tmp/models/heat1d@3.h5" \
+    "regenerate --keep 1 --cold installs version 3 and removes the others" -- \
+    "$root/scripts/regenerate.sh" --tabula "$tabula" --models "$tmp/models" \
+    --work "$tmp/work" --target 0.3 --keep 1 --cold heat1d \
+    --tabulate-args "--grid alpha=0.2:1:3 --grid x=0:1:5 --grid t=0:0.5:5" \
+    --train-args "--hidden 16,16 --epochs 2000 --batch 25 --lr 1e-2 --probes 8"
+check "--cold does not start from the installed model" \
+    test "$(grep -c "starting from" "$tmp/out")" = 0
+check "--keep 1 leaves only the new version" \
+    test "$(ls "$tmp/models" | grep -c 'heat1d')" = 1
 check "no temporary file is left in the models directory" \
     test -z "$(find "$tmp/models" -name '.*' -type f)"
 
