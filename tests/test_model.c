@@ -1,7 +1,8 @@
 /*
- * test_model.c - the network's pieces: tanh, the backward pass against
- * finite differences, prediction in any batch size, the domain check, and
- * the model file (round trip, damaged and foreign files).
+ * test_model.c - the network's pieces: tanh, sine and cosine, the backward
+ * pass against finite differences for every activation, prediction in any
+ * batch size, the domain check, and the model file (round trip, damaged
+ * and foreign files).
  */
 #include "model.h"
 #include "model_int.h"
@@ -63,17 +64,47 @@ static void test_tanh(void)
           "tbm_tanh keeps small arguments: %.9g", tbm_tanh(1e-6f));
 }
 
+static void test_sincos(void)
+{
+    double ws = 0, wc = 0, at_s = 0, at_c = 0;
+
+    for (int i = -500000; i <= 500000; i++) {
+        float x = (float)i * 2e-4f;
+        double es = fabs((double)tbm_sinf(x) - sin((double)x));
+        double ec = fabs((double)tbm_cosf(x) - cos((double)x));
+
+        if (es > ws) {
+            ws = es;
+            at_s = x;
+        }
+        if (ec > wc) {
+            wc = ec;
+            at_c = x;
+        }
+    }
+    CHECK(ws < 1e-6, "tbm_sinf: max abs error %.3g at %g", ws, at_s);
+    CHECK(wc < 1e-6, "tbm_cosf: max abs error %.3g at %g", wc, at_c);
+    CHECK(tbm_sinf(0.0f) == 0.0f && tbm_cosf(0.0f) == 1.0f,
+          "sin(0) = 0, cos(0) = 1");
+    CHECK(isfinite(tbm_sinf(1e30f)) && fabsf(tbm_sinf(-1e30f)) <= 1.0f,
+          "huge arguments stay finite and bounded");
+    CHECK(fabs(tbm_silu(2.0f) - 2.0 / (1.0 + exp(-2.0))) < 1e-6 &&
+              fabs(tbm_silu(-3.0f) + 3.0 / (1.0 + exp(3.0))) < 1e-6,
+          "tbm_silu: %g, %g", tbm_silu(2.0f), tbm_silu(-3.0f));
+}
+
 /* ------------------------------------------------------------------------
  * Gradient check
  * ------------------------------------------------------------------------ */
 
 #define GC_ROWS 7
+#define GC_IN   9 /* the widest first layer tried: 1 input, 4 frequencies */
 
 struct gc {
     tbm_layout L;
     float *p, *grad, *delta, *tmp;
-    float *act[TBM_MAX_LAYERS + 1];
-    float x[GC_ROWS * 3], y[GC_ROWS * 2];
+    float *act[TBM_MAX_LAYERS + 1], *pre[TBM_MAX_LAYERS + 1];
+    float x[GC_ROWS * GC_IN], y[GC_ROWS * 2];
 };
 
 /* The mean squared error of the network at p, in double. */
@@ -83,8 +114,8 @@ static double gc_loss(struct gc *g)
     double sum = 0;
     int k = GC_ROWS * 2;
 
-    memcpy(g->act[0], g->x, sizeof(g->x));
-    tbm_forward(&g->L, g->p, GC_ROWS, g->act);
+    memcpy(g->act[0], g->x, GC_ROWS * (size_t)g->L.width[0] * sizeof(float));
+    tbm_forward(&g->L, g->p, GC_ROWS, g->act, g->pre);
     for (int i = 0; i < k; i++)
         sum += ((double)out[i] - g->y[i]) * ((double)out[i] - g->y[i]);
     return sum / k;
@@ -99,7 +130,8 @@ static void gc_backward(struct gc *g)
     gc_loss(g);
     for (int i = 0; i < k; i++)
         g->delta[i] = 2.0f * (out[i] - g->y[i]) / (float)k;
-    tbm_backward(&g->L, g->p, GC_ROWS, g->act, g->delta, g->tmp, g->grad);
+    tbm_backward(&g->L, g->p, GC_ROWS, g->act, g->pre, g->delta, g->tmp,
+                 g->grad);
 }
 
 /*
@@ -135,7 +167,32 @@ static int gc_compare(struct gc *g, const float *grad, double *worst)
     return bad;
 }
 
-static void test_gradient(void)
+static const char *const act_names[] = {"tanh", "silu", "sine"};
+
+/* The first layer's inputs: 3 random inputs, or (fourier) one input in
+ * [-1, 1] through a 4-frequency encoding of a real model. */
+static void gc_inputs(struct gc *g, int fourier, tbm_rng *r)
+{
+    tb_model m;
+    tbm_scale sc;
+    double x[GC_ROWS];
+
+    if (!fourier) {
+        for (int i = 0; i < GC_ROWS * 3; i++)
+            g->x[i] = 2.0f * tbm_rng_float(r) - 1.0f;
+        return;
+    }
+    make_model(&m, 1, (int[]){4}, 1);
+    m.n_in = 1;
+    CHECK(tb_model_set_fourier(&m, 4, 1.5, 3, NULL) == 0, "encoding");
+    tbm_scale_init(&m, &sc);
+    for (int i = 0; i < GC_ROWS; i++)
+        x[i] = tbm_rng_float(r);
+    tbm_encode(&m, &sc, x, GC_ROWS, g->x);
+    tb_model_free(&m);
+}
+
+static void test_gradient(int act, int fourier)
 {
     int hidden[2] = {5, 4};
     struct gc g;
@@ -146,15 +203,19 @@ static void test_gradient(void)
     tbm_rng r;
 
     memset(&g, 0, sizeof(g));
-    CHECK(tbm_layout_init(&g.L, 3, 2, 2, hidden, NULL) == 0, "layout");
-    mem = calloc(3 * g.L.n_params + 6 * GC_ROWS * 8, sizeof(float));
+    CHECK(tbm_layout_init(&g.L, fourier ? GC_IN : 3, 2, 2, hidden, NULL) == 0,
+          "layout");
+    g.L.act = act;
+    mem = calloc(3 * g.L.n_params + 10 * GC_ROWS * GC_IN, sizeof(float));
     g.p = mem;
     g.grad = g.p + g.L.n_params;
     wrong = g.grad + g.L.n_params;
     g.delta = wrong + g.L.n_params;
-    g.tmp = g.delta + GC_ROWS * 8;
-    for (int l = 0; l <= g.L.n_layers; l++)
-        g.act[l] = g.tmp + GC_ROWS * 8 * (size_t)(l + 1);
+    g.tmp = g.delta + GC_ROWS * GC_IN;
+    for (int l = 0; l <= g.L.n_layers; l++) {
+        g.act[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 1);
+        g.pre[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 5);
+    }
 
     /* Random weights with non-zero biases, so every term matters. */
     tbm_init_params(&g.L, g.p, 42);
@@ -162,17 +223,17 @@ static void test_gradient(void)
     for (int l = 0; l < g.L.n_layers; l++)
         for (int j = 0; j < g.L.width[l + 1]; j++)
             g.p[g.L.b_off[l] + (size_t)j] = tbm_rng_float(&r) - 0.5f;
-    for (int i = 0; i < GC_ROWS * 3; i++)
-        g.x[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
+    gc_inputs(&g, fourier, &r);
     for (int i = 0; i < GC_ROWS * 2; i++)
         g.y[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
 
     gc_backward(&g);
     bad = gc_compare(&g, g.grad, &worst);
     CHECK(bad == 0,
-          "backward agrees with finite differences on all %zu parameters "
-          "(%d disagree; worst at %.2f of tolerance)",
-          g.L.n_params, bad, worst);
+          "%s%s: backward agrees with finite differences on all %zu "
+          "parameters (%d disagree; worst at %.2f of tolerance)",
+          act_names[act], fourier ? " + Fourier" : "", g.L.n_params, bad,
+          worst);
 
     /* The check must be able to fail: spoil one gradient by 5 %. */
     memcpy(wrong, g.grad, g.L.n_params * sizeof(float));
@@ -467,7 +528,11 @@ int main(void)
 
     tb_model_set_threads(1);
     test_tanh();
-    test_gradient();
+    test_sincos();
+    for (int act = TB_ACT_TANH; act <= TB_ACT_SINE; act++) {
+        test_gradient(act, 0);
+        test_gradient(act, 1);
+    }
     test_init();
     test_predict_batch();
     test_domain();
