@@ -466,6 +466,148 @@ static void test_round_trip(const char *dir)
     free(yb);
 }
 
+/* Replace root attribute name of the file at path by a string or an int
+ * (value NULL: just delete it). */
+static void poke_attr(const char *path, const char *name, const char *value,
+                      int num)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), t, sp, a;
+
+    H5Adelete(f, name);
+    sp = H5Screate(H5S_SCALAR);
+    if (value) {
+        t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, strlen(value) + 1);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, value);
+        H5Aclose(a);
+        H5Tclose(t);
+    } else if (num >= 0) {
+        a = H5Acreate2(f, name, H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_INT, &num);
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* Save m, load it back into b; 1 when both worked. */
+static int save_load(const tb_model *m, const char *path, tb_model *b)
+{
+    tb_error err;
+
+    tb_error_clear(&err);
+    if (tb_model_save(m, path, &err) != 0 ||
+        tb_model_load(path, b, &err) != 0) {
+        printf("save/load %s: %s\n", path, err.text);
+        return 0;
+    }
+    return 1;
+}
+
+/* Activation, encoding and output transforms survive a round trip, and
+ * predictions stay bit-identical. */
+static void test_round_trip_v2(const char *dir)
+{
+    tb_model_input in[2] = {{"x", 0.0, 1.0, 17}, {"a", -2.0, 3.0, 9}};
+    const char *names[2] = {"u", "v"};
+    double lo[2] = {-1.0, 5.0}, hi[2] = {1.0, 5.0};
+    int hidden[2] = {6, 5};
+    double *x = domain_points(100), ya[200], yb[200];
+    char path[4200];
+    tb_model a, b;
+
+    CHECK(tb_model_init(&a, 2, in, 2, names, lo, hi, 2, hidden, TB_ACT_SILU, 8,
+                        NULL) == 0,
+          "a SiLU model");
+    CHECK(tb_model_set_fourier(&a, 5, 2.0, 8, NULL) == 0, "5 frequencies");
+    CHECK(a.n_params == (size_t)(12 * 6 + 6 + 6 * 5 + 5 + 5 * 2 + 2),
+          "the first layer sees 2 + 2 x 5 features: %zu weights", a.n_params);
+    CHECK(tb_model_set_output_log(&a, 0, 2.0, NULL) == 0 &&
+              tb_model_set_output_log(&a, 1, 0.0, NULL) == 0,
+          "log outputs");
+    snprintf(path, sizeof(path), "%s/v2.h5", dir);
+    CHECK(save_load(&a, path, &b), "saved and loaded");
+    tb_model_predict(&a, x, 100, ya, NULL);
+    tb_model_predict(&b, x, 100, yb, NULL);
+    CHECK(memcmp(ya, yb, sizeof(ya)) == 0, "predictions bit-identical");
+    CHECK(b.activation == TB_ACT_SILU && b.n_fourier == 5 &&
+              b.fourier_scale == 2.0 &&
+              memcmp(a.fourier_b, b.fourier_b, 10 * sizeof(double)) == 0,
+          "activation and encoding kept");
+    CHECK(b.out_log[0] && b.out_log[1] && b.out_shift[0] == 2.0 &&
+              b.out_shift[1] == 0.0,
+          "output transforms kept");
+    for (int i = 0; i < 100; i++)
+        if (!(ya[2 * i] > -2.0))
+            CHECK(0, "a log output shifted by 2 stays above -2: %g", ya[2 * i]);
+    tb_model_free(&b);
+
+    /* Sine round-trips too. */
+    tb_model_free(&a);
+    CHECK(tb_model_init(&a, 2, in, 2, names, lo, hi, 2, hidden, TB_ACT_SINE, 8,
+                        NULL) == 0 &&
+              save_load(&a, path, &b) && b.activation == TB_ACT_SINE,
+          "a sine model round-trips");
+    tb_model_free(&b);
+    tb_model_free(&a);
+    free(x);
+}
+
+/* Unknown values are refused naming them; a version 1 file loads. */
+static void test_versions(const char *dir)
+{
+    char path[4200];
+    double *x = domain_points(50), ya[100], yb[100];
+    int hidden[1] = {7};
+    tb_model a, b;
+    tb_error err;
+
+    snprintf(path, sizeof(path), "%s/poked.h5", dir);
+    CHECK(make_model(&a, 1, hidden, 3) == 0 &&
+              tb_model_save(&a, path, NULL) == 0,
+          "saved");
+    poke_attr(path, "activation", "relu", 0);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == TB_EFORMAT &&
+              strstr(err.text, "unknown activation 'relu'"),
+          "an unknown activation is refused: %s", err.text);
+
+    tb_model_save(&a, path, NULL);
+    poke_attr(path, "n_fourier", NULL, 100000);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == TB_EFORMAT &&
+              strstr(err.text, "n_fourier is 100000"),
+          "an impossible frequency count is refused: %s", err.text);
+
+    tb_model_save(&a, path, NULL);
+    poke_attr(path, "format_version", NULL, 3);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == TB_EFORMAT &&
+              strstr(err.text, "format version 3"),
+          "a newer format is refused: %s", err.text);
+
+    /* Version 1: no transforms, no encoding attributes at all. */
+    tb_model_save(&a, path, NULL);
+    poke_attr(path, "format_version", NULL, 1);
+    poke_attr(path, "output_transform", NULL, -1);
+    poke_attr(path, "output_shift", NULL, -1);
+    poke_attr(path, "n_fourier", NULL, -1);
+    poke_attr(path, "fourier_scale", NULL, -1);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == 0, "a version 1 file loads: %s",
+          err.text);
+    tb_model_predict(&a, x, 50, ya, NULL);
+    tb_model_predict(&b, x, 50, yb, NULL);
+    CHECK(b.activation == TB_ACT_TANH && b.n_fourier == 0 && !b.out_log[0] &&
+              memcmp(ya, yb, sizeof(ya)) == 0,
+          "as tanh, no encoding, affine outputs");
+    tb_model_free(&b);
+    tb_model_free(&a);
+    free(x);
+}
+
 /* Copy the first bytes of src to dst. */
 static void copy_prefix(const char *src, const char *dst, long bytes)
 {
@@ -539,5 +681,7 @@ int main(void)
     test_errors_and_attrs();
     test_round_trip(dir);
     test_bad_files(dir);
+    test_round_trip_v2(dir);
+    test_versions(dir);
     return tu_finish("model");
 }
