@@ -4,7 +4,8 @@
  * Root attributes: magic "tabula-model", format_version 2, n_in, n_out,
  * n_hidden, hidden (widths), activation ("tanh", "silu" or "sine"),
  * n_params, input_names, input_lo, input_hi, input_n, output_names,
- * output_lo, output_hi, output_transform ("affine" or "log", per output),
+ * output_lo, output_hi, input_transform ("linear" or "log", per input:
+ * how it is scaled to [-1, 1]), output_transform ("affine" or "log"),
  * output_shift (per output: a log output fits log(y + shift)), n_fourier,
  * fourier_scale and tabula_version.  Datasets: /params (float32, layer by
  * layer: W row-major as out x in, then b; the first layer's inputs are the
@@ -35,6 +36,10 @@ static const char *const activation_names[] = {
     (int)(sizeof(activation_names) / sizeof(activation_names[0]))
 
 static const char *const transform_names[] = {"affine", "log"};
+
+/* Room for a name per input or per output. */
+#define MAX_IO                                                                 \
+    (TB_MODEL_MAX_IN > TB_MODEL_MAX_OUT ? TB_MODEL_MAX_IN : TB_MODEL_MAX_OUT)
 
 /* The arrays of the error report, by name. */
 static const struct {
@@ -84,12 +89,16 @@ static void write_inputs(tbm_h5 *h, const tb_model *m)
 /* The output transforms and the input encoding (format version 2). */
 static void write_encoding(tbm_h5 *h, const tb_model *m)
 {
-    char tr[TB_MODEL_MAX_OUT][TB_MODEL_NAME_MAX] = {{0}};
+    char tr[MAX_IO][TB_MODEL_NAME_MAX] = {{0}};
     hid_t f = h->file;
 
     for (int k = 0; k < m->n_out; k++)
         snprintf(tr[k], sizeof(tr[k]), "%s", transform_names[!!m->out_log[k]]);
     tbm_h5_put_strs(h, f, "output_transform", (const void *)tr, m->n_out);
+    memset(tr, 0, sizeof(tr));
+    for (int i = 0; i < m->n_in; i++)
+        snprintf(tr[i], sizeof(tr[i]), "%s", m->in_log[i] ? "log" : "linear");
+    tbm_h5_put_strs(h, f, "input_transform", (const void *)tr, m->n_in);
     tbm_h5_put_num(h, f, "output_shift", H5T_NATIVE_DOUBLE, m->out_shift,
                    (size_t)m->n_out);
     tbm_h5_put_num(h, f, "n_fourier", H5T_NATIVE_INT, &m->n_fourier, 0);
@@ -219,6 +228,7 @@ struct shape {
     int n_in, n_out, n_hidden, activation;
     int n_fourier;
     double fourier_scale;
+    int in_log[TB_MODEL_MAX_IN];
     int out_log[TB_MODEL_MAX_OUT];
     double out_shift[TB_MODEL_MAX_OUT];
     int hidden[TB_MODEL_MAX_HIDDEN];
@@ -286,7 +296,7 @@ static int read_counts(tbm_h5 *h, struct shape *s)
 /* Version 2's output transforms and encoding counts; version 1 has none. */
 static int read_transforms(tbm_h5 *h, struct shape *s)
 {
-    char tr[TB_MODEL_MAX_OUT][TB_MODEL_NAME_MAX];
+    char tr[MAX_IO][TB_MODEL_NAME_MAX];
     hid_t f = h->file;
 
     if (s->version < 2)
@@ -308,6 +318,18 @@ static int read_transforms(tbm_h5 *h, struct shape *s)
                                "affine or log",
                                k, tr[k]);
     }
+    tbm_h5_get_strs(h, f, "input_transform", tr, s->n_in);
+    for (int i = 0; i < s->n_in && !h->rc; i++) {
+        if (strcmp(tr[i], "log") == 0)
+            s->in_log[i] = 1;
+        else if (strcmp(tr[i], "linear") != 0)
+            return tbm_h5_fail(h,
+                               "input %d has transform '%s'; expected "
+                               "linear or log",
+                               i, tr[i]);
+    }
+    if (h->rc)
+        return h->rc;
     if (s->n_fourier < 0 || s->n_fourier > TB_MODEL_MAX_FOURIER)
         return tbm_h5_fail(h, "n_fourier is %d; expected 0 to %d", s->n_fourier,
                            TB_MODEL_MAX_FOURIER);
@@ -356,6 +378,9 @@ static int build_encoding(tbm_h5 *h, const struct shape *s, tb_model *m)
         (tbm_h5_get_data(h, h->file, "fourier_b", H5T_NATIVE_DOUBLE, b, nb) ||
          tbm_set_fourier_b(m, s->n_fourier, s->fourier_scale, b, 0, &why)))
         return h->rc ? h->rc : tbm_h5_fail(h, "%s", why.text);
+    for (int i = 0; i < s->n_in; i++)
+        if (s->in_log[i] && tb_model_set_input_log(m, i, &why) != TB_OK)
+            return tbm_h5_fail(h, "%s", why.text);
     for (int k = 0; k < s->n_out; k++)
         if (s->out_log[k] &&
             tb_model_set_output_log(m, k, s->out_shift[k], &why) != TB_OK)

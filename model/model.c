@@ -219,6 +219,21 @@ int tb_model_set_fourier(tb_model *m, int n_fourier, double scale,
     return tbm_set_fourier_b(m, n_fourier, scale, b, seed, err);
 }
 
+/* A log input needs a positive range. */
+int tb_model_set_input_log(tb_model *m, int i, tb_error *err)
+{
+    if (!m || i < 0 || i >= m->n_in)
+        return tb_error_set(err, TB_EINVAL, "input",
+                            "input %d; the model has %d", i, m ? m->n_in : 0);
+    if (!(m->in[i].lo > 0))
+        return tb_error_set(err, TB_EINVAL, m->in[i].name,
+                            "input %s ranges over [%g, %g]; log scaling needs "
+                            "lo > 0",
+                            m->in[i].name, m->in[i].lo, m->in[i].hi);
+    m->in_log[i] = 1;
+    return TB_OK;
+}
+
 /* A log output needs every value of its range above -shift. */
 int tb_model_set_output_log(tb_model *m, int k, double shift, tb_error *err)
 {
@@ -242,7 +257,7 @@ static void encode_row(const tb_model *m, const tbm_scale *s, const double *x,
     int ni = m->n_in, nf = m->n_fourier;
 
     for (int i = 0; i < ni; i++)
-        e[i] = (x[i] - s->in_mid[i]) * s->in_scale[i];
+        e[i] = tbm_in_scaled(s, i, x[i]);
     for (int f = 0; f < nf; f++) {
         double a = 0;
 
@@ -259,10 +274,6 @@ void tbm_encode(const tb_model *m, const tbm_scale *s, const double *x,
     size_t w = (size_t)tbm_encoded_width(m);
     double e[TB_MODEL_MAX_IN + 2 * TB_MODEL_MAX_FOURIER];
 
-    if (m->n_fourier == 0) {
-        tbm_scale_inputs(s, m->n_in, x, rows, xs);
-        return;
-    }
     for (size_t r = 0; r < rows; r++) {
         encode_row(m, s, x + r * (size_t)m->n_in, e);
         for (size_t j = 0; j < w; j++)
@@ -305,8 +316,15 @@ void tbm_scale_init(const tb_model *m, tbm_scale *s)
 {
     memset(s, 0, sizeof(*s));
     for (int i = 0; i < m->n_in; i++) {
-        s->in_mid[i] = 0.5 * (m->in[i].lo + m->in[i].hi);
-        s->in_scale[i] = 2.0 / (m->in[i].hi - m->in[i].lo);
+        double lo = m->in[i].lo, hi = m->in[i].hi;
+
+        s->in_log[i] = m->in_log[i];
+        if (m->in_log[i]) {
+            lo = log(lo);
+            hi = log(hi);
+        }
+        s->in_mid[i] = 0.5 * (lo + hi);
+        s->in_scale[i] = 2.0 / (hi - lo);
     }
     for (int k = 0; k < m->n_out; k++) {
         double range = m->out_hi[k] - m->out_lo[k];
@@ -323,18 +341,6 @@ void tbm_scale_init(const tb_model *m, tbm_scale *s)
         s->out_mid[k] = 0.5 * (lo + hi);
         s->out_half[k] = hi > lo ? 0.5 * (hi - lo) : 0.5;
     }
-}
-
-/* x_s = (x - mid) * 2 / (hi - lo), rounded to float. */
-void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
-                      size_t rows, float *xs)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < n_in; i++) {
-            size_t o = r * (size_t)n_in + (size_t)i;
-
-            xs[o] = (float)((x[o] - s->in_mid[i]) * s->in_scale[i]);
-        }
 }
 
 /* y_s = (y - mid) / half range, rounded to float. */

@@ -113,6 +113,10 @@ typedef struct tb_model {
     double fourier_scale;
     double *fourier_b;
 
+    /* Input transforms: in_log[i] set means input i is scaled to [-1, 1]
+     * in log units (for log-spaced axes; its lo is positive). */
+    int in_log[TB_MODEL_MAX_IN];
+
     /* Output transforms: out_log[k] set means the network fits
      * log(y + out_shift[k]), scaled over its range; predict inverts it. */
     int out_log[TB_MODEL_MAX_OUT];
@@ -152,6 +156,10 @@ int tb_model_set_fourier(tb_model *m, int n_fourier, double scale,
  * Returns 0 or TB_EINVAL.
  */
 int tb_model_set_output_log(tb_model *m, int k, double shift, tb_error *err);
+
+/* Scale input i of m in log units (its lo must be positive): for an axis
+ * whose nodes are log-spaced.  Returns 0 or TB_EINVAL. */
+int tb_model_set_input_log(tb_model *m, int i, tb_error *err);
 
 /* Release what a model holds and zero it.  NULL and zeroed models are fine. */
 void tb_model_free(tb_model *m);

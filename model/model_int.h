@@ -290,7 +290,8 @@ int tbm_lbfgs_iterate(tbm_lbfgs *b, tbm_objective *o);
 
 /* Affine maps between user units and the network's scaled units. */
 typedef struct tbm_scale {
-    double in_mid[TB_MODEL_MAX_IN];     /* x_s = (x - mid) * scale */
+    double in_mid[TB_MODEL_MAX_IN];     /* x_s = (x - mid) * scale, or */
+    int in_log[TB_MODEL_MAX_IN];        /* (log x - mid) * scale */
     double in_scale[TB_MODEL_MAX_IN];   /* 2 / (hi - lo) */
     double out_mid[TB_MODEL_MAX_OUT];   /* y = mid + half * y_s */
     double out_half[TB_MODEL_MAX_OUT];  /* range / 2 (a zero range: 1/2) */
@@ -298,6 +299,12 @@ typedef struct tbm_scale {
     int out_log[TB_MODEL_MAX_OUT];      /* mid and half are of log(y + */
     double out_shift[TB_MODEL_MAX_OUT]; /* shift) for these outputs */
 } tbm_scale;
+
+/* Input i of x in user units into the network's scaled units. */
+static inline double tbm_in_scaled(const tbm_scale *s, int i, double x)
+{
+    return ((s->in_log[i] ? log(x) : x) - s->in_mid[i]) * s->in_scale[i];
+}
 
 /* Output k of y in user units into the network's scaled units. */
 static inline double tbm_out_scaled(const tbm_scale *s, int k, double y)
@@ -317,10 +324,6 @@ static inline double tbm_out_user(const tbm_scale *s, int k, double ys)
 
 /* The scaling of m's inputs and outputs. */
 void tbm_scale_init(const tb_model *m, tbm_scale *s);
-
-/* Scale rows points of x (user units) into xs (float, scaled units). */
-void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
-                      size_t rows, float *xs);
 
 /* The width of m's encoded input: n_in, plus 2 n_fourier. */
 int tbm_encoded_width(const tb_model *m);

@@ -182,6 +182,7 @@ static void fingerprints(struct trainer *t, const double *x)
     if (m->n_fourier > 0)
         h = tbm_fnv(h, m->fourier_b,
                     (size_t)m->n_in * (size_t)m->n_fourier * sizeof(double));
+    h = tbm_fnv(h, m->in_log, (size_t)m->n_in * sizeof(int));
     h = tbm_fnv(h, m->out_log, (size_t)m->n_out * sizeof(int));
     h = tbm_fnv(h, m->out_shift, (size_t)m->n_out * sizeof(double));
     h = tbm_fnv(h, m->out_lo, (size_t)m->n_out * sizeof(double));

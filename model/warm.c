@@ -3,8 +3,8 @@
  * ranges or solver settings changed slightly.  The network works in scaled
  * units, so the first layer absorbs the change of input scaling and the
  * last the change of output scaling: the old network's function in user
- * units is carried over exactly (up to float rounding).  With log outputs
- * the same holds in log units, so both models must use the same
+ * units is carried over exactly (up to float rounding).  With log inputs
+ * or outputs the same holds in log units, so both models must use the same
  * transforms; a Fourier-feature encoding cannot be re-expressed this way
  * and is refused.
  */
@@ -38,6 +38,15 @@ static int check_fit(const tb_model *m, const tb_model *old, tb_error *err)
                             "the old model's activation (%d) differs from "
                             "this one's (%d)",
                             old->activation, m->activation);
+    for (int i = 0; i < m->n_in; i++)
+        if (old->in_log[i] != m->in_log[i])
+            return tb_error_set(err, TB_EINVAL, "init",
+                                "input %s is scaled in %s units in the old "
+                                "model and in %s units here; a warm start "
+                                "needs the same input scaling",
+                                m->in[i].name,
+                                old->in_log[i] ? "log" : "linear",
+                                m->in_log[i] ? "log" : "linear");
     for (int k = 0; k < m->n_out; k++)
         if (old->out_log[k] != m->out_log[k] ||
             old->out_shift[k] != m->out_shift[k])

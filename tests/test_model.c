@@ -510,7 +510,7 @@ static int save_load(const tb_model *m, const char *path, tb_model *b)
  * predictions stay bit-identical. */
 static void test_round_trip_v2(const char *dir)
 {
-    tb_model_input in[2] = {{"x", 0.0, 1.0, 17}, {"a", -2.0, 3.0, 9}};
+    tb_model_input in[2] = {{"x", 0.5, 1.5, 17}, {"a", -2.0, 3.0, 9}};
     const char *names[2] = {"u", "v"};
     double lo[2] = {-1.0, 5.0}, hi[2] = {1.0, 5.0};
     int hidden[2] = {6, 5};
@@ -524,6 +524,11 @@ static void test_round_trip_v2(const char *dir)
     CHECK(tb_model_set_fourier(&a, 5, 2.0, 8, NULL) == 0, "5 frequencies");
     CHECK(a.n_params == (size_t)(12 * 6 + 6 + 6 * 5 + 5 + 5 * 2 + 2),
           "the first layer sees 2 + 2 x 5 features: %zu weights", a.n_params);
+    for (int i = 0; i < 100; i++)
+        x[2 * i] += 0.5;
+    CHECK(tb_model_set_input_log(&a, 0, NULL) == 0 &&
+              tb_model_set_input_log(&a, 1, NULL) == TB_EINVAL,
+          "x is scaled in log units; a, which reaches 0, cannot be");
     CHECK(tb_model_set_output_log(&a, 0, 2.0, NULL) == 0 &&
               tb_model_set_output_log(&a, 1, 0.0, NULL) == 0,
           "log outputs");
@@ -536,8 +541,8 @@ static void test_round_trip_v2(const char *dir)
               b.fourier_scale == 2.0 &&
               memcmp(a.fourier_b, b.fourier_b, 10 * sizeof(double)) == 0,
           "activation and encoding kept");
-    CHECK(b.out_log[0] && b.out_log[1] && b.out_shift[0] == 2.0 &&
-              b.out_shift[1] == 0.0,
+    CHECK(b.in_log[0] && !b.in_log[1] && b.out_log[0] && b.out_log[1] &&
+              b.out_shift[0] == 2.0 && b.out_shift[1] == 0.0,
           "output transforms kept");
     for (int i = 0; i < 100; i++)
         if (!(ya[2 * i] > -2.0))
@@ -587,11 +592,13 @@ static void test_versions(const char *dir)
                   "unknown activation 'relu'");
     refused_after(&a, path, "n_fourier", NULL, 100000, "n_fourier is 100000");
     refused_after(&a, path, "format_version", NULL, 3, "format version 3");
+    refused_after(&a, path, "fourier_scale", "wide", 0, "fourier_scale");
 
     /* Version 1: no transforms, no encoding attributes at all. */
     tb_model_save(&a, path, NULL);
     poke_attr(path, "format_version", NULL, 1);
     poke_attr(path, "output_transform", NULL, -1);
+    poke_attr(path, "input_transform", NULL, -1);
     poke_attr(path, "output_shift", NULL, -1);
     poke_attr(path, "n_fourier", NULL, -1);
     poke_attr(path, "fourier_scale", NULL, -1);
