@@ -293,42 +293,39 @@ static int read_counts(tbm_h5 *h, struct shape *s)
     return TB_OK;
 }
 
-/* Version 2's output transforms and encoding counts; version 1 has none. */
-static int read_transforms(tbm_h5 *h, struct shape *s)
+/* Read n transform names of attribute name into flags (1 for "log",
+ * 0 for the other name allowed, `plain`); anything else is refused. */
+static int read_flags(tbm_h5 *h, const char *name, const char *plain, int n,
+                      int *flags)
 {
     char tr[MAX_IO][TB_MODEL_NAME_MAX];
+
+    if (tbm_h5_get_strs(h, h->file, name, tr, n))
+        return h->rc;
+    for (int k = 0; k < n; k++) {
+        flags[k] = strcmp(tr[k], "log") == 0;
+        if (!flags[k] && strcmp(tr[k], plain) != 0)
+            return tbm_h5_fail(h, "%s[%d] is '%s'; expected %s or log", name, k,
+                               tr[k], plain);
+    }
+    return TB_OK;
+}
+
+/* Version 2's transforms and encoding counts; version 1 has none. */
+static int read_transforms(tbm_h5 *h, struct shape *s)
+{
     hid_t f = h->file;
 
     if (s->version < 2)
         return TB_OK;
-    tbm_h5_get_strs(h, f, "output_transform", tr, s->n_out);
     tbm_h5_get_num(h, f, "output_shift", H5T_NATIVE_DOUBLE, s->out_shift,
                    (size_t)s->n_out);
     tbm_h5_get_num(h, f, "n_fourier", H5T_NATIVE_INT, &s->n_fourier, 0);
     tbm_h5_get_num(h, f, "fourier_scale", H5T_NATIVE_DOUBLE, &s->fourier_scale,
                    0);
-    if (h->rc)
-        return h->rc;
-    for (int k = 0; k < s->n_out; k++) {
-        if (strcmp(tr[k], "log") == 0)
-            s->out_log[k] = 1;
-        else if (strcmp(tr[k], "affine") != 0)
-            return tbm_h5_fail(h,
-                               "output %d has transform '%s'; expected "
-                               "affine or log",
-                               k, tr[k]);
-    }
-    tbm_h5_get_strs(h, f, "input_transform", tr, s->n_in);
-    for (int i = 0; i < s->n_in && !h->rc; i++) {
-        if (strcmp(tr[i], "log") == 0)
-            s->in_log[i] = 1;
-        else if (strcmp(tr[i], "linear") != 0)
-            return tbm_h5_fail(h,
-                               "input %d has transform '%s'; expected "
-                               "linear or log",
-                               i, tr[i]);
-    }
-    if (h->rc)
+    if (h->rc ||
+        read_flags(h, "output_transform", "affine", s->n_out, s->out_log) ||
+        read_flags(h, "input_transform", "linear", s->n_in, s->in_log))
         return h->rc;
     if (s->n_fourier < 0 || s->n_fourier > TB_MODEL_MAX_FOURIER)
         return tbm_h5_fail(h, "n_fourier is %d; expected 0 to %d", s->n_fourier,
