@@ -71,7 +71,7 @@ static int build(const tb_table *t, const double *y, size_t n,
 
     for (int l = 0; l < c->depth; l++)
         hidden[l] = c->width;
-    return cli_model_for_table(m, t, y, n, c->depth, hidden, 1, err);
+    return cli_model_for_table(m, t, y, n, c->depth, hidden, NULL, 1, err);
 }
 
 /* Train candidate c for the trial's seconds; its result into r. */
