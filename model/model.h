@@ -4,8 +4,10 @@
  *
  * This library knows OpenBLAS and HDF5; it knows nothing of PDEs or HTTP.
  * A model maps n_in real inputs, each with a closed range (its domain axis),
- * to n_out real outputs.  Inputs are scaled to [-1, 1] from the axes and
- * outputs from their ranges; callers always see user units.
+ * to n_out real outputs.  Inputs are scaled to [-1, 1] from the axes (in
+ * log units for log inputs, then optionally Fourier-encoded) and outputs
+ * from their ranges (of log(y + shift) for log outputs); callers always
+ * see user units.
  */
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
@@ -294,16 +296,16 @@ void tb_train_opts_default(tb_train_opts *o);
  * Levenberg-Marquardt for networks up to 3000 weights, L-BFGS beyond (or
  * as `second` says), one step per "epoch", stopping early when it finds
  * no further decrease (TB_STOP_EPOCHS).  With objective TB_OBJ_WORST that
- * phase starts on the mean squared error and after some steps weights
- * every row by 1 + C (e / e_max)^Q, e being the row's largest error
- * relative to its output's range, re-weighting every few steps.  History rows
- * (loss: the grid's mean squared error) are taken every eval_every epochs and
- * at the end.  time_limit counts this call only.  A fresh run starts from m's
- * weights and replaces its history; a resumed one continues the checkpoint's
- * run exactly when the options are unchanged.  Checkpoints from another table,
- * network or options (batch, lr, lr_min, seed, eval_every) are refused with a
- * warning.  OpenBLAS uses one thread here unless tb_model_set_threads said
- * otherwise.
+ * phase takes 20 steps on the mean squared error, then before every step
+ * weights each row by 1 + 30 (e / e_max)^6, e being the row's largest
+ * error relative to its output's range (train.c says why these numbers).
+ * History rows (loss: the grid's mean squared error) are taken every eval_every
+ * epochs and at the end.  time_limit counts this call only.  A fresh run starts
+ * from m's weights and replaces its history; a resumed one continues the
+ * checkpoint's run exactly when the options are unchanged.  Checkpoints from
+ * another table, network or options (batch, lr, lr_min, seed, eval_every) are
+ * refused with a warning.  OpenBLAS uses one thread here unless
+ * tb_model_set_threads said otherwise.
  */
 int tb_train(tb_model *m, const double *x, const double *y, size_t n,
              const tb_train_opts *o, tb_train_progress *last, tb_error *err);
