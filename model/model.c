@@ -274,6 +274,12 @@ void tbm_encode(const tb_model *m, const tbm_scale *s, const double *x,
     size_t w = (size_t)tbm_encoded_width(m);
     double e[TB_MODEL_MAX_IN + 2 * TB_MODEL_MAX_FOURIER];
 
+    /* Without an encoding (the common case), straight into xs. */
+    if (m->n_fourier == 0) {
+        for (size_t o = 0; o < rows * w; o++)
+            xs[o] = (float)tbm_in_scaled(s, (int)(o % w), x[o]);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         encode_row(m, s, x + r * (size_t)m->n_in, e);
         for (size_t j = 0; j < w; j++)
