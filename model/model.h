@@ -298,7 +298,8 @@ void tb_train_opts_default(tb_train_opts *o);
  * no further decrease (TB_STOP_EPOCHS).  With objective TB_OBJ_WORST that
  * phase takes 20 steps on the mean squared error, then before every step
  * weights each row by 1 + 30 (e / e_max)^6, e being the row's largest
- * error relative to its output's range (train.c says why these numbers).
+ * error relative to its output's range (train.c says why these numbers);
+ * L-BFGS keeps the plain mean.
  * History rows (loss: the grid's mean squared error) are taken every eval_every
  * epochs and at the end.  time_limit counts this call only.  A fresh run starts
  * from m's weights and replaces its history; a resumed one continues the
