@@ -238,12 +238,37 @@ int cli_cells_measure(tb_model *m, const tb_table *t, const double *x,
 int cli_table_rows(const tb_table *t, double **x, double **y, size_t *n,
                    tb_error *err);
 
-/* Initialise m as a tanh network with the given hidden widths over table
- * t's grid, its outputs scaled by their ranges over y (n rows).  Returns
- * tb_model_init's status. */
+/* How a network is built beyond its widths (`tabula train` options). */
+typedef struct cli_net {
+    int activation;          /* enum tb_activation (tanh) */
+    int n_fourier;           /* Fourier-feature frequencies (0: none) */
+    double fourier_scale;    /* their standard deviation (1) */
+    int log_inputs;          /* 1: log-spaced axes scaled in log units (1) */
+    const char *log_outputs; /* "auto", "none" or NAME,... ("auto") */
+} cli_net;
+
+/* The defaults given above. */
+void cli_net_default(cli_net *net);
+
+/* The name of activation a ("tanh", "silu", "sine"), or NULL. */
+const char *cli_activation_name(int a);
+
+/* The activation called name, or -1. */
+int cli_activation_parse(const char *name);
+
+/*
+ * Initialise m with the given hidden widths over table t's grid, its
+ * outputs scaled by their ranges over y (n rows), built as net says (NULL:
+ * cli_net_default).  log_outputs "auto" takes the log of every output that
+ * is positive with max / min >= CLI_LOG_DECADES; a list names them (each
+ * must be positive).  Returns 0, TB_EINVAL (an unknown or non-positive
+ * output named: err->where is "log-outputs"), or tb_model_init's status.
+ */
 int cli_model_for_table(tb_model *m, const tb_table *t, const double *y,
                         size_t n, int n_hidden, const int *hidden,
-                        uint64_t seed, tb_error *err);
+                        const cli_net *net, uint64_t seed, tb_error *err);
+
+#define CLI_LOG_DECADES 1e3 /* max / min from which auto takes the log */
 
 /* Measure the model at every table node that solved.  The table must be
  * the model's problem and lie inside its domain.  Returns 0 or a negative

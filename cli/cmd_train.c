@@ -17,7 +17,8 @@
 const char cmd_train_help[] =
     "usage: tabula train TABLE.h5 -o MODEL.h5 [options]\n"
     "\n"
-    "Train a float32 network (tanh hidden layers, linear output) until it\n"
+    "Train a float32 network (tanh hidden layers unless --activation says\n"
+    "otherwise, linear output) until it\n"
     "has memorised every node of the table: no validation split, no\n"
     "regularisation.  The full-grid maximum error is measured every few\n"
     "epochs and the weights with the lowest one are kept.  Training stops at\n"
@@ -51,9 +52,30 @@ const char cmd_train_help[] =
     "                       weights, L-BFGS beyond (default -1: Adam "
     "only)\n"
     "  --lbfgs-mem N        L-BFGS pairs kept (default 20)\n"
+    "  --objective OBJ      the full-batch phase's objective: worst (least\n"
+    "                       squares for 20 steps, then before every step\n"
+    "                       each node weighted by 1 + 30 (e / e_max)^6 of\n"
+    "                       its error e; Levenberg-Marquardt only) or mse\n"
+    "                       (least squares) (default worst: on heat1d,\n"
+    "                       3 x 16, 50 LM steps, grid max 1.8e-3 against\n"
+    "                       5.1e-3)\n"
+    "  --activation A       hidden layers' activation: tanh, silu or sine\n"
+    "                       (SIREN initialisation) (default tanh)\n"
+    "  --fourier M[:S]      encode the scaled inputs x with M random\n"
+    "                       frequencies B ~ N(0, S^2) (default S 1): the\n"
+    "                       network sees x, sin(2 pi B^T x), cos(2 pi B^T x)\n"
+    "                       (default 0: no encoding)\n"
+    "  --log-inputs WHEN    auto: inputs on log-spaced axes are scaled in log\n"
+    "                       units; none: all linearly (default auto)\n"
+    "  --log-outputs WHICH  outputs fitted as log(y): auto (each positive\n"
+    "                       output with max / min >= 1000), none, or\n"
+    "                       NAME,NAME... (default auto); predictions and\n"
+    "                       errors stay in the output's own units\n"
     "  --init OLD.h5        start from OLD's weights (same inputs, outputs\n"
-    "                       and hidden widths; --hidden is taken from it),\n"
-    "                       re-expressed for the new table's ranges\n"
+    "                       and hidden widths; --hidden, the activation and\n"
+    "                       the log transforms are taken from it),\n"
+    "                       re-expressed for the new table's ranges (not\n"
+    "                       with --fourier)\n"
     "  --freeze N           keep the first N layers of --init's weights\n"
     "  --probes N           off-grid probe points measured at the end\n"
     "                       (default 4096; 0 skips them)\n"
@@ -74,8 +96,12 @@ typedef struct train_args {
     tb_train_opts opts;
     int threads;
     long probes;
-    int cells;        /* --cells: measure per-cell certificates */
-    const char *init; /* --init OLD.h5, or NULL */
+    int cells;            /* --cells: measure per-cell certificates */
+    const char *init;     /* --init OLD.h5, or NULL */
+    int activation_given; /* --activation was given */
+    int objective_given;  /* --objective was given */
+    cli_net net;          /* activation, encoding, log transforms */
+    tb_model old;         /* with --init: the old model (its shape) */
 } train_args;
 
 /* What the progress callback needs between calls. */
@@ -178,13 +204,41 @@ static int set_attrs(tb_model *m, const tb_table *t, const char *table_path)
     return rc;
 }
 
+/* Say which inputs and outputs are in log units, when any are. */
+static void say_transforms(const tb_model *m)
+{
+    char buf[512] = "";
+
+    for (int i = 0; i < m->n_in; i++)
+        if (m->in_log[i])
+            snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %s",
+                     m->in[i].name);
+    if (buf[0])
+        printf("tabula train: inputs scaled in log units:%s\n", buf);
+    buf[0] = '\0';
+    for (int k = 0; k < m->n_out; k++)
+        if (m->out_log[k])
+            snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %s",
+                     m->out_name[k]);
+    if (buf[0])
+        printf("tabula train: outputs fitted as log(y):%s\n", buf);
+}
+
 /* Build a fresh model whose domain is the table's grid. */
 static int build_model(const train_args *a, const tb_table *t, const double *y,
                        size_t n, tb_model *m, tb_error *err)
 {
-    if (cli_model_for_table(m, t, y, n, a->n_hidden, a->hidden, a->opts.seed,
-                            err) != 0)
+    if (cli_model_for_table(m, t, y, n, a->n_hidden, a->hidden, &a->net,
+                            a->opts.seed, err) != 0)
         return err->code ? err->code : TB_EINVAL;
+
+    /* With --init, the transforms are the old network's. */
+    if (a->init) {
+        memcpy(m->in_log, a->old.in_log, sizeof(m->in_log));
+        memcpy(m->out_log, a->old.out_log, sizeof(m->out_log));
+        memcpy(m->out_shift, a->old.out_shift, sizeof(m->out_shift));
+    }
+    say_transforms(m);
     if (set_attrs(m, t, a->table) != 0)
         return tb_error_set(err, TB_ELIMIT, "attributes",
                             "cannot set the model's attributes");
@@ -270,37 +324,33 @@ static void print_summary(const train_args *a, const tb_model *m)
     fflush(stdout);
 }
 
-/* With --init, the network's shape is the old model's. */
+/* With --init, the network's shape and activation are the old model's
+ * (kept in a->old for warm_start). */
 static int warm_shape(train_args *a, tb_error *err)
 {
-    tb_model old = {0};
     int rc;
 
     if (!a->init)
         return 0;
-    if ((rc = tb_model_load(a->init, &old, err)) != 0)
+    if ((rc = tb_model_load(a->init, &a->old, err)) != 0)
         return rc;
-    a->n_hidden = old.n_hidden;
-    memcpy(a->hidden, old.hidden, sizeof(a->hidden));
-    tb_model_free(&old);
+    a->n_hidden = a->old.n_hidden;
+    memcpy(a->hidden, a->old.hidden, sizeof(a->hidden));
+    a->net.activation = a->old.activation;
     return 0;
 }
 
 /* With --init, the old model's weights re-expressed for m's ranges. */
 static int warm_start(const train_args *a, tb_model *m, tb_error *err)
 {
-    tb_model old = {0};
     int rc;
 
     if (!a->init)
         return 0;
-    rc = tb_model_load(a->init, &old, err);
-    if (rc == 0)
-        rc = tb_model_warm_start(m, &old, err);
+    rc = tb_model_warm_start(m, &a->old, err);
     if (rc == 0)
         printf("tabula train: starting from %s's weights%s\n", a->init,
                a->opts.freeze ? " (first layers frozen)" : "");
-    tb_model_free(&old);
     return rc;
 }
 
@@ -345,11 +395,16 @@ static int run(train_args *a)
     }
     goto out;
 fail:
-    cli_fail(CLI_EXIT_FAIL, "train", &err);
+    /* A name in --log-outputs is checked against the table's outputs
+     * only now, but it is still a bad option. */
+    code =
+        strcmp(err.where, "log-outputs") == 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    cli_fail(code, "train", &err);
 out:
     free(x);
     free(y);
     tb_model_free(&m);
+    tb_model_free(&a->old);
     tb_table_free(&t);
     return code;
 }
@@ -379,6 +434,11 @@ static const struct option longopts[] = {
     {"init", required_argument, NULL, 'I'},
     {"freeze", required_argument, NULL, 'F'},
     {"cells", no_argument, NULL, 'Z'},
+    {"objective", required_argument, NULL, 'O'},
+    {"activation", required_argument, NULL, 'a'},
+    {"fourier", required_argument, NULL, 'f'},
+    {"log-inputs", required_argument, NULL, 'L'},
+    {"log-outputs", required_argument, NULL, 'Y'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -451,6 +511,68 @@ static int whole_option(train_args *a, int c, const char *arg)
     return 0;
 }
 
+/* --fourier M[:S]: M frequencies of standard deviation S. */
+static int fourier_option(train_args *a, const char *arg)
+{
+    char buf[64], *colon;
+    long m;
+
+    snprintf(buf, sizeof(buf), "%s", arg);
+    colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    if (cli_opt_long("train", "fourier", buf, 0, TB_MODEL_MAX_FOURIER, &m))
+        return CLI_EXIT_USAGE;
+    a->net.n_fourier = (int)m;
+    a->net.fourier_scale = 1.0;
+    if (colon && cli_opt_double("train", "fourier", colon + 1, 1e-6, 1e4,
+                                &a->net.fourier_scale))
+        return CLI_EXIT_USAGE;
+    return 0;
+}
+
+/* The options that choose how the network is built and fitted. */
+static int net_option(train_args *a, int c, const char *arg)
+{
+    switch (c) {
+    case 'a':
+        a->net.activation = cli_activation_parse(arg);
+        if (a->net.activation < 0)
+            return cli_usage(
+                "train", "--activation '%s'; expected tanh, silu or sine", arg);
+        a->activation_given = 1;
+        return 0;
+    case 'f':
+        return fourier_option(a, arg);
+    case 'L':
+        if (strcmp(arg, "auto") != 0 && strcmp(arg, "none") != 0)
+            return cli_usage("train",
+                             "--log-inputs '%s'; expected auto or none", arg);
+        a->net.log_inputs = strcmp(arg, "auto") == 0;
+        return 0;
+    case 'Y':
+        if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' ||
+            strstr(arg, ",,") || strlen(arg) >= 512)
+            return cli_usage("train",
+                             "--log-outputs '%s'; expected auto, none or "
+                             "NAME,NAME...",
+                             arg);
+        a->net.log_outputs = arg;
+        return 0;
+    case 'O':
+        a->objective_given = 1;
+        if (strcmp(arg, "mse") == 0)
+            a->opts.objective = TB_OBJ_MSE;
+        else if (strcmp(arg, "worst") == 0)
+            a->opts.objective = TB_OBJ_WORST;
+        else
+            return cli_usage("train", "--objective '%s'; expected mse or worst",
+                             arg);
+        return 0;
+    }
+    return whole_option(a, c, arg);
+}
+
 /* Options that take anything else. */
 static int other_option(train_args *a, int c, const char *arg)
 {
@@ -493,7 +615,7 @@ static int other_option(train_args *a, int c, const char *arg)
         return cli_opt_double("train", "checkpoint-every", arg, 0.001, 1e9,
                               &a->opts.checkpoint_every);
     }
-    return whole_option(a, c, arg);
+    return net_option(a, c, arg);
 }
 
 static int parse(int argc, char **argv, train_args *a)
@@ -525,6 +647,12 @@ static int parse(int argc, char **argv, train_args *a)
         return cli_usage("train", "--freeze needs --init OLD.h5");
     if (a->opts.resume && !a->opts.checkpoint_dir)
         return cli_usage("train", "--resume needs --checkpoint DIR");
+    if (a->init && (a->activation_given || a->net.n_fourier > 0))
+        return cli_usage("train", "--init takes the old model's network: no "
+                                  "--activation or --fourier with it");
+    if (a->objective_given && a->opts.lbfgs_after < 0)
+        return cli_usage("train", "--objective applies to the full-batch "
+                                  "phase: give --lbfgs-after N too");
     return 0;
 }
 
@@ -534,6 +662,8 @@ int cmd_train(int argc, char **argv)
     int rc;
 
     tb_train_opts_default(&a.opts);
+    cli_net_default(&a.net);
+    a.opts.objective = TB_OBJ_WORST; /* measured: see --help */
     a.opts.target = 1e-3;
     a.opts.batch = 256;
     a.opts.lr = 3e-3;

@@ -18,7 +18,7 @@
 const char cmd_tune_help[] =
     "usage: tabula tune TABLE.h5 --target E -o MODEL.h5 [options]\n"
     "\n"
-    "Search depth, width and learning rate for the smallest tanh network\n"
+    "Search depth, width and learning rate for the smallest network\n"
     "whose grid max error / range reaches E on the table: short trials\n"
     "from the smallest candidate up, stopping at the first that meets E (or\n"
     "taking the best when none does).  The winner is then trained afresh\n"
@@ -31,6 +31,8 @@ const char cmd_tune_help[] =
     "  --target E           grid max error / range to reach (required)\n"
     "  --budget S           seconds for the whole search (default 600)\n"
     "  --trial S            seconds per trial (default budget / 10)\n"
+    "  --activation A       the networks' activation: tanh, silu or sine\n"
+    "                       (default tanh; see tabula train --help)\n"
     "  --resume             reuse finished trials and the final training's\n"
     "                       checkpoints\n" CLI_HELP_COMMON "\n"
     "example:\n"
@@ -50,6 +52,7 @@ typedef struct tune_args {
     const char *table, *output;
     double target, budget, trial;
     int resume;
+    int activation; /* enum tb_activation of every candidate */
 } tune_args;
 
 /* One trial's result. */
@@ -64,14 +67,18 @@ typedef struct result {
  * ------------------------------------------------------------------------ */
 
 /* A fresh model of candidate c over the table's domain and ranges. */
-static int build(const tb_table *t, const double *y, size_t n,
-                 const struct candidate *c, tb_model *m, tb_error *err)
+static int build(const tune_args *a, const tb_table *t, const double *y,
+                 size_t n, const struct candidate *c, tb_model *m,
+                 tb_error *err)
 {
     int hidden[TB_MODEL_MAX_HIDDEN];
+    cli_net net;
 
+    cli_net_default(&net);
+    net.activation = a->activation;
     for (int l = 0; l < c->depth; l++)
         hidden[l] = c->width;
-    return cli_model_for_table(m, t, y, n, c->depth, hidden, 1, err);
+    return cli_model_for_table(m, t, y, n, c->depth, hidden, &net, 1, err);
 }
 
 /* Train candidate c for the trial's seconds; its result into r. */
@@ -91,7 +98,7 @@ static int trial(const tune_args *a, const tb_table *t, const double *x,
     o.max_epochs = 0;
     o.time_limit = a->trial;
     o.target = a->target;
-    rc = build(t, y, n, c, &m, err);
+    rc = build(a, t, y, n, c, &m, err);
     if (rc == 0)
         rc = tb_train(&m, x, y, n, &o, NULL, err);
     if (rc > 0) {
@@ -220,6 +227,8 @@ static int final_training(const tune_args *a, int best, double seconds)
     argv[argc++] = target;
     argv[argc++] = "--checkpoint";
     argv[argc++] = ckpt;
+    argv[argc++] = "--activation";
+    argv[argc++] = (char *)cli_activation_name(a->activation);
     if (a->resume)
         argv[argc++] = "--resume";
     argv[argc] = NULL;
@@ -306,6 +315,7 @@ static int parse(int argc, char **argv, tune_args *a)
         {"budget", required_argument, NULL, 'b'},
         {"trial", required_argument, NULL, 'T'},
         {"resume", no_argument, NULL, 'r'},
+        {"activation", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -323,6 +333,10 @@ static int parse(int argc, char **argv, tune_args *a)
             rc = cli_opt_double("tune", "trial", optarg, 0.1, 1e9, &a->trial);
         else if (c == 'r')
             a->resume = 1;
+        else if (c == 'a' && (a->activation = cli_activation_parse(optarg)) < 0)
+            return cli_usage("tune",
+                             "--activation '%s'; expected tanh, silu or sine",
+                             optarg);
         else if (c == 'h')
             return fputs(cmd_tune_help, stdout) < 0 ? CLI_EXIT_FAIL : -1;
         else

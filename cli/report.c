@@ -367,10 +367,99 @@ out:
     return rc;
 }
 
+static const char *const activation_names[] = {
+    [TB_ACT_TANH] = "tanh",
+    [TB_ACT_SILU] = "silu",
+    [TB_ACT_SINE] = "sine",
+};
+
+#define N_ACTIVATIONS                                                          \
+    (int)(sizeof(activation_names) / sizeof(*activation_names))
+
+void cli_net_default(cli_net *net)
+{
+    *net = (cli_net){TB_ACT_TANH, 0, 1.0, 1, "auto"};
+}
+
+const char *cli_activation_name(int a)
+{
+    return a >= 0 && a < N_ACTIVATIONS ? activation_names[a] : NULL;
+}
+
+int cli_activation_parse(const char *name)
+{
+    for (int a = 0; name && a < N_ACTIVATIONS; a++)
+        if (strcmp(name, activation_names[a]) == 0)
+            return a;
+    return -1;
+}
+
+/* Output k becomes a log output; named says the user asked for it. */
+static int log_output(tb_model *m, int k, int named, tb_error *err)
+{
+    if (m->out_lo[k] > 0)
+        return tb_model_set_output_log(m, k, 0.0, err);
+    if (!named)
+        return TB_OK;
+    return tb_error_set(err, TB_EINVAL, "log-outputs",
+                        "output %s reaches %g; a log transform needs "
+                        "positive values",
+                        m->out_name[k], m->out_lo[k]);
+}
+
+/* Apply --log-outputs: auto, none, or a comma-separated list of names. */
+static int log_outputs(tb_model *m, const char *spec, tb_error *err)
+{
+    char buf[512], *save = NULL;
+    int rc = TB_OK;
+
+    if (strcmp(spec, "none") == 0)
+        return TB_OK;
+    if (strcmp(spec, "auto") == 0) {
+        for (int k = 0; k < m->n_out && rc == TB_OK; k++)
+            if (m->out_lo[k] > 0 &&
+                m->out_hi[k] / m->out_lo[k] >= CLI_LOG_DECADES)
+                rc = log_output(m, k, 0, err);
+        return rc;
+    }
+    snprintf(buf, sizeof(buf), "%s", spec);
+    for (char *name = strtok_r(buf, ",", &save); name && rc == TB_OK;
+         name = strtok_r(NULL, ",", &save)) {
+        int k = tb_model_output_index(m, name);
+
+        if (k < 0)
+            return tb_error_set(err, TB_EINVAL, "log-outputs",
+                                "no output called '%s'; expected auto, none "
+                                "or output names",
+                                name);
+        rc = log_output(m, k, 1, err);
+    }
+    return rc;
+}
+
+/* The encoding, the log inputs of log-spaced axes and the log outputs. */
+static int apply_net(tb_model *m, const tb_table *t, const cli_net *net,
+                     uint64_t seed, tb_error *err)
+{
+    int rc = TB_OK;
+
+    if (net->n_fourier > 0)
+        rc = tb_model_set_fourier(m, net->n_fourier, net->fourier_scale, seed,
+                                  err);
+    for (int i = 0; i < m->n_in && rc == TB_OK && net->log_inputs; i++)
+        if (t->axes[i].spacing == TB_SPACING_LOG && t->axes[i].lo > 0)
+            rc = tb_model_set_input_log(m, i, err);
+    if (rc == TB_OK)
+        rc = log_outputs(m, net->log_outputs, err);
+    return rc;
+}
+
 int cli_model_for_table(tb_model *m, const tb_table *t, const double *y,
                         size_t n, int n_hidden, const int *hidden,
-                        uint64_t seed, tb_error *err)
+                        const cli_net *net, uint64_t seed, tb_error *err)
 {
+    cli_net defaults;
+    int rc;
     tb_model_input in[TB_MODEL_MAX_IN];
     const char *names[TB_MODEL_MAX_OUT];
     double lo[TB_MODEL_MAX_OUT], hi[TB_MODEL_MAX_OUT];
@@ -397,8 +486,15 @@ int cli_model_for_table(tb_model *m, const tb_table *t, const double *y,
             hi[k] = v > hi[k] ? v : hi[k];
         }
 
-    return tb_model_init(m, n_in, in, n_out, names, lo, hi, n_hidden, hidden,
-                         TB_ACT_TANH, seed, err);
+    if (!net) {
+        cli_net_default(&defaults);
+        net = &defaults;
+    }
+    rc = tb_model_init(m, n_in, in, n_out, names, lo, hi, n_hidden, hidden,
+                       net->activation, seed, err);
+    if (rc == TB_OK && (rc = apply_net(m, t, net, seed, err)) != TB_OK)
+        tb_model_free(m);
+    return rc;
 }
 
 int cli_table_rows(const tb_table *t, double **x, double **y, size_t *n,

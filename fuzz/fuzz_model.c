@@ -53,16 +53,15 @@ static double take_double(struct bytes *b)
 
 /* Root attributes, datasets and groups an edit may hit. */
 static const char *const attrs[] = {
-    "magic",    "format_version", "n_in",         "n_out",       "n_hidden",
-    "hidden",   "activation",     "n_params",     "input_names", "input_lo",
-    "input_hi", "input_n",        "output_names", "output_lo",   "output_hi",
+    "magic",        "format_version",  "n_in",       "n_out",
+    "n_hidden",     "hidden",          "activation", "n_params",
+    "input_names",  "input_lo",        "input_hi",   "input_n",
+    "output_names", "output_lo",       "output_hi",  "output_transform",
+    "output_shift", "input_transform", "n_fourier",  "fourier_scale",
 };
 static const char *const datasets[] = {
-    "params",
-    "cells/nodes",
-    "cells/max_abs",
-    "report/grid_max_abs",
-    "report/probe_max_abs",
+    "params",        "fourier_b",           "cells/nodes",
+    "cells/max_abs", "report/grid_max_abs", "report/probe_max_abs",
     "history",
 };
 static const char *const groups[] = {"cells", "report", "attrs"};
@@ -82,18 +81,23 @@ static const char *scratch(void)
     return path;
 }
 
-/* A 2-input, 1-output model with cell figures, saved at scratch(). */
+/* A 2-input, 1-output model with cell figures, a log output
+ * and a Fourier encoding, saved at scratch(). */
 static int write_valid(void)
 {
     static const char *const out[1] = {"u"};
     tb_model_input in[2] = {{"a", 0, 1, 3}, {"b", -1, 1, 4}};
-    double lo = 0, hi = 1, nodes[7] = {0, 0.5, 1, -1, -0.2, 0.2, 1};
+    double lo = 0.5, hi = 1, nodes[7] = {0, 0.5, 1, -1, -0.2, 0.2, 1};
     double fig[6] = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6};
     int hidden[1] = {3}, rc;
     tb_model m;
 
     rc = tb_model_init(&m, 2, in, 1, out, &lo, &hi, 1, hidden, TB_ACT_TANH, 1,
                        NULL);
+    if (rc == 0)
+        rc = tb_model_set_fourier(&m, 2, 1.0, 1, NULL);
+    if (rc == 0)
+        rc = tb_model_set_output_log(&m, 0, 0.0, NULL);
     if (rc == 0)
         rc = tb_model_set_cells(&m, nodes, fig, NULL);
     if (rc == 0)

@@ -10,7 +10,8 @@
  * (float32), best_stats (4 x n_out: max_abs, max_rel, mean_abs, rms of the
  * best weights) and history; with an L-BFGS phase also the group lbfgs
  * (scalars mem, count, head, iter, evals, f; datasets x, g, s, y, rho in
- * double precision).
+ * double precision); with the worst-case objective also row_weights (one
+ * double per table row; the fingerprint of the options says it is there).
  */
 #include "model_int.h"
 
@@ -62,6 +63,19 @@ int tbm_state_alloc_lm(tbm_state *s, tb_error *err)
     return tbm_lm_alloc(&s->lm, s->n_params, err);
 }
 
+/* The per-row weights of the worst-case objective, all one to start. */
+int tbm_state_alloc_row_w(tbm_state *s, size_t n_rows, tb_error *err)
+{
+    s->row_w = malloc(n_rows * sizeof(double));
+    if (!s->row_w)
+        return tb_error_set(err, TB_ENOMEM, "train",
+                            "cannot allocate %zu row weights", n_rows);
+    for (size_t i = 0; i < n_rows; i++)
+        s->row_w[i] = 1.0;
+    s->n_rows = n_rows;
+    return TB_OK;
+}
+
 /* Free the weight arrays, the L-BFGS state and the history; the state is
  * zeroed. */
 void tbm_state_free(tbm_state *s)
@@ -75,6 +89,7 @@ void tbm_state_free(tbm_state *s)
     free(s->adam_m);
     free(s->adam_v);
     free(s->hist);
+    free(s->row_w);
     memset(s, 0, sizeof(*s));
 }
 
@@ -135,6 +150,8 @@ uint64_t tbm_state_checksum(const tbm_state *s)
                  s->lm.mu);
         h = tbm_fnv(h, s->lm.x, s->n_params * sizeof(double));
     }
+    if (s->row_w)
+        h = tbm_fnv(h, s->row_w, s->n_rows * sizeof(double));
     for (size_t i = 0; i < s->n_hist; i++) {
         const tb_history *r = &s->hist[i];
 
@@ -184,6 +201,9 @@ static void write_arrays(tbm_h5 *h, const tbm_state *s)
     tbm_h5_put_data(h, f, "best_params", H5T_NATIVE_FLOAT, s->best, n, 0);
     tbm_h5_put_data(h, f, "adam_m", H5T_NATIVE_FLOAT, s->adam_m, n, 0);
     tbm_h5_put_data(h, f, "adam_v", H5T_NATIVE_FLOAT, s->adam_v, n, 0);
+    if (s->row_w)
+        tbm_h5_put_data(h, f, "row_weights", H5T_NATIVE_DOUBLE, s->row_w,
+                        s->n_rows, 0);
 
     for (int i = 0; i < TBM_N_STATS; i++)
         memcpy(stats + (size_t)i * k, s->best_stats[i], k * sizeof(double));
@@ -354,6 +374,9 @@ static void read_arrays(tbm_h5 *h, tbm_state *s)
     tbm_h5_get_data(h, f, "best_params", H5T_NATIVE_FLOAT, s->best, n);
     tbm_h5_get_data(h, f, "adam_m", H5T_NATIVE_FLOAT, s->adam_m, n);
     tbm_h5_get_data(h, f, "adam_v", H5T_NATIVE_FLOAT, s->adam_v, n);
+    if (s->row_w)
+        tbm_h5_get_data(h, f, "row_weights", H5T_NATIVE_DOUBLE, s->row_w,
+                        s->n_rows);
     tbm_h5_get_data(h, f, "best_stats", H5T_NATIVE_DOUBLE, stats,
                     TBM_N_STATS * k);
     for (int i = 0; i < TBM_N_STATS && !h->rc; i++)
@@ -459,7 +482,8 @@ int tbm_ckpt_read(const char *path, tbm_state *s, tb_error *err)
     if ((rc = tbm_state_alloc(&t, s->n_params, s->n_out, err)))
         return rc;
     if ((s->lb.block && (rc = tbm_state_alloc_lbfgs(&t, s->lb.mem, err))) ||
-        (s->lm.x && (rc = tbm_state_alloc_lm(&t, err)))) {
+        (s->lm.x && (rc = tbm_state_alloc_lm(&t, err))) ||
+        (s->row_w && (rc = tbm_state_alloc_row_w(&t, s->n_rows, err)))) {
         tbm_state_free(&t);
         return rc;
     }

@@ -1,28 +1,45 @@
 /*
  * file.c - the model file (HDF5).
  *
- * Root attributes: magic "tabula-model", format_version 1, n_in, n_out,
- * n_hidden, hidden (widths), activation ("tanh"), n_params, input_names,
- * input_lo, input_hi, input_n, output_names, output_lo, output_hi and
- * tabula_version.  Datasets: /params (float32, layer by layer: W row-major
- * as out x in, then b) and /history (compound: epoch, seconds, loss,
- * max_rel).  Group /report: attributes n_grid and n_probes, one dataset per
- * array of the error report.  Group /attrs: one string attribute per model
- * attribute.
+ * Root attributes: magic "tabula-model", format_version 2, n_in, n_out,
+ * n_hidden, hidden (widths), activation ("tanh", "silu" or "sine"),
+ * n_params, input_names, input_lo, input_hi, input_n, output_names,
+ * output_lo, output_hi, input_transform ("linear" or "log", per input:
+ * how it is scaled to [-1, 1]), output_transform ("affine" or "log"),
+ * output_shift (per output: a log output fits log(y + shift)), n_fourier,
+ * fourier_scale and tabula_version.  Datasets: /params (float32, layer by
+ * layer: W row-major as out x in, then b; the first layer's inputs are the
+ * encoded ones), /fourier_b (float64, n_in x n_fourier, only when
+ * n_fourier > 0) and /history (compound: epoch, seconds, loss, max_rel).
+ * Version 1 files (tanh, no encoding, affine outputs, none of the new
+ * attributes) still load.  Group /report: attributes n_grid and n_probes, one
+ * dataset per array of the error report.  Group /attrs: one string attribute
+ * per model attribute.
  */
 #include "model_int.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MODEL_MAGIC   "tabula-model"
-#define MODEL_VERSION 1
+#define MODEL_VERSION 2
 
-static const char *const activation_names[] = {[TB_ACT_TANH] = "tanh"};
+static const char *const activation_names[] = {
+    [TB_ACT_TANH] = "tanh",
+    [TB_ACT_SILU] = "silu",
+    [TB_ACT_SINE] = "sine",
+};
 
 #define N_ACTIVATIONS                                                          \
     (int)(sizeof(activation_names) / sizeof(activation_names[0]))
+
+static const char *const transform_names[] = {"affine", "log"};
+
+/* Room for a name per input or per output. */
+#define MAX_IO                                                                 \
+    (TB_MODEL_MAX_IN > TB_MODEL_MAX_OUT ? TB_MODEL_MAX_IN : TB_MODEL_MAX_OUT)
 
 /* The arrays of the error report, by name. */
 static const struct {
@@ -69,6 +86,29 @@ static void write_inputs(tbm_h5 *h, const tb_model *m)
     tbm_h5_put_num(h, h->file, "input_n", H5T_NATIVE_INT, n, k);
 }
 
+/* The output transforms and the input encoding (format version 2). */
+static void write_encoding(tbm_h5 *h, const tb_model *m)
+{
+    char tr[MAX_IO][TB_MODEL_NAME_MAX] = {{0}};
+    hid_t f = h->file;
+
+    for (int k = 0; k < m->n_out; k++)
+        snprintf(tr[k], sizeof(tr[k]), "%s", transform_names[!!m->out_log[k]]);
+    tbm_h5_put_strs(h, f, "output_transform", (const void *)tr, m->n_out);
+    memset(tr, 0, sizeof(tr));
+    for (int i = 0; i < m->n_in; i++)
+        snprintf(tr[i], sizeof(tr[i]), "%s", m->in_log[i] ? "log" : "linear");
+    tbm_h5_put_strs(h, f, "input_transform", (const void *)tr, m->n_in);
+    tbm_h5_put_num(h, f, "output_shift", H5T_NATIVE_DOUBLE, m->out_shift,
+                   (size_t)m->n_out);
+    tbm_h5_put_num(h, f, "n_fourier", H5T_NATIVE_INT, &m->n_fourier, 0);
+    tbm_h5_put_num(h, f, "fourier_scale", H5T_NATIVE_DOUBLE, &m->fourier_scale,
+                   0);
+    if (m->n_fourier > 0)
+        tbm_h5_put_data(h, f, "fourier_b", H5T_NATIVE_DOUBLE, m->fourier_b,
+                        (size_t)m->n_in, (size_t)m->n_fourier);
+}
+
 static void write_root(tbm_h5 *h, const tb_model *m)
 {
     int version = MODEL_VERSION;
@@ -91,6 +131,7 @@ static void write_root(tbm_h5 *h, const tb_model *m)
     tbm_h5_put_strs(h, f, "output_names", (const void *)m->out_name, m->n_out);
     tbm_h5_put_num(h, f, "output_lo", H5T_NATIVE_DOUBLE, m->out_lo, n_out);
     tbm_h5_put_num(h, f, "output_hi", H5T_NATIVE_DOUBLE, m->out_hi, n_out);
+    write_encoding(h, m);
 }
 
 static void write_report(tbm_h5 *h, const tb_model *m)
@@ -133,10 +174,13 @@ static int check_savable(const tb_model *m, tb_error *err)
     if (!m || !m->params || m->n_in < 1 || m->n_in > TB_MODEL_MAX_IN ||
         m->n_out < 1 || m->n_out > TB_MODEL_MAX_OUT || m->activation < 0 ||
         m->activation >= N_ACTIVATIONS || m->n_attrs < 0 ||
-        m->n_attrs > TB_MODEL_MAX_ATTRS || (!m->history && m->n_history))
+        m->n_attrs > TB_MODEL_MAX_ATTRS || (!m->history && m->n_history) ||
+        m->n_fourier < 0 || m->n_fourier > TB_MODEL_MAX_FOURIER ||
+        (m->n_fourier > 0 && !m->fourier_b))
         return tb_error_set(err, TB_EINVAL, "model",
                             "the model is not initialised");
-    if (tbm_layout_init(&L, m->n_in, m->n_out, m->n_hidden, m->hidden, err))
+    if (tbm_layout_init(&L, tbm_encoded_width(m), m->n_out, m->n_hidden,
+                        m->hidden, err))
         return TB_EINVAL;
     if (L.n_params != m->n_params)
         return tb_error_set(err, TB_EINVAL, "model",
@@ -180,7 +224,13 @@ int tb_model_save(const tb_model *m, const char *path, tb_error *err)
 
 /* The shape read from the root attributes, before the model is built. */
 struct shape {
+    int version;
     int n_in, n_out, n_hidden, activation;
+    int n_fourier;
+    double fourier_scale;
+    int in_log[TB_MODEL_MAX_IN];
+    int out_log[TB_MODEL_MAX_OUT];
+    double out_shift[TB_MODEL_MAX_OUT];
     int hidden[TB_MODEL_MAX_HIDDEN];
     long long n_params;
     tb_model_input in[TB_MODEL_MAX_IN];
@@ -188,7 +238,7 @@ struct shape {
     double out_lo[TB_MODEL_MAX_OUT], out_hi[TB_MODEL_MAX_OUT];
 };
 
-static int read_identity(tbm_h5 *h)
+static int read_identity(tbm_h5 *h, int *version_out)
 {
     char magic[64] = "";
     int version = 0;
@@ -202,9 +252,10 @@ static int read_identity(tbm_h5 *h)
         return tbm_h5_fail(h, "magic is '%s'; expected '%s'", magic,
                            MODEL_MAGIC);
     tbm_h5_get_num(h, h->file, "format_version", H5T_NATIVE_INT, &version, 0);
-    if (!h->rc && version != MODEL_VERSION)
-        return tbm_h5_fail(h, "format version %d; this build reads %d", version,
-                           MODEL_VERSION);
+    if (!h->rc && (version < 1 || version > MODEL_VERSION))
+        return tbm_h5_fail(h, "format version %d; this build reads 1 to %d",
+                           version, MODEL_VERSION);
+    *version_out = version;
     return h->rc;
 }
 
@@ -235,7 +286,50 @@ static int read_counts(tbm_h5 *h, struct shape *s)
         if (strcmp(act, activation_names[a]) == 0)
             s->activation = a;
     if (s->activation < 0)
-        return tbm_h5_fail(h, "unknown activation '%s'", act);
+        return tbm_h5_fail(h,
+                           "unknown activation '%s'; expected tanh, silu "
+                           "or sine",
+                           act);
+    return TB_OK;
+}
+
+/* Read n transform names of attribute name into flags (1 for "log",
+ * 0 for the other name allowed, `plain`); anything else is refused. */
+static int read_flags(tbm_h5 *h, const char *name, const char *plain, int n,
+                      int *flags)
+{
+    char tr[MAX_IO][TB_MODEL_NAME_MAX];
+
+    if (tbm_h5_get_strs(h, h->file, name, tr, n))
+        return h->rc;
+    for (int k = 0; k < n; k++) {
+        flags[k] = strcmp(tr[k], "log") == 0;
+        if (!flags[k] && strcmp(tr[k], plain) != 0)
+            return tbm_h5_fail(h, "%s[%d] is '%s'; expected %s or log", name, k,
+                               tr[k], plain);
+    }
+    return TB_OK;
+}
+
+/* Version 2's transforms and encoding counts; version 1 has none. */
+static int read_transforms(tbm_h5 *h, struct shape *s)
+{
+    hid_t f = h->file;
+
+    if (s->version < 2)
+        return TB_OK;
+    tbm_h5_get_num(h, f, "output_shift", H5T_NATIVE_DOUBLE, s->out_shift,
+                   (size_t)s->n_out);
+    tbm_h5_get_num(h, f, "n_fourier", H5T_NATIVE_INT, &s->n_fourier, 0);
+    tbm_h5_get_num(h, f, "fourier_scale", H5T_NATIVE_DOUBLE, &s->fourier_scale,
+                   0);
+    if (h->rc ||
+        read_flags(h, "output_transform", "affine", s->n_out, s->out_log) ||
+        read_flags(h, "input_transform", "linear", s->n_in, s->in_log))
+        return h->rc;
+    if (s->n_fourier < 0 || s->n_fourier > TB_MODEL_MAX_FOURIER)
+        return tbm_h5_fail(h, "n_fourier is %d; expected 0 to %d", s->n_fourier,
+                           TB_MODEL_MAX_FOURIER);
     return TB_OK;
 }
 
@@ -246,7 +340,7 @@ static int read_shape(tbm_h5 *h, struct shape *s)
     int n[TB_MODEL_MAX_IN];
     hid_t f = h->file;
 
-    if (read_counts(h, s))
+    if (read_counts(h, s) || read_transforms(h, s))
         return h->rc;
     tbm_h5_get_num(h, f, "hidden", H5T_NATIVE_INT, s->hidden,
                    (size_t)s->n_hidden);
@@ -269,6 +363,28 @@ static int read_shape(tbm_h5 *h, struct shape *s)
     return h->rc;
 }
 
+/* The encoding matrix and the output transforms of the shape, into m. */
+static int build_encoding(tbm_h5 *h, const struct shape *s, tb_model *m)
+{
+    double b[TB_MODEL_MAX_IN * TB_MODEL_MAX_FOURIER];
+    size_t nb = (size_t)s->n_in * (size_t)s->n_fourier;
+    tb_error why;
+
+    tb_error_clear(&why);
+    if (nb > 0 &&
+        (tbm_h5_get_data(h, h->file, "fourier_b", H5T_NATIVE_DOUBLE, b, nb) ||
+         tbm_set_fourier_b(m, s->n_fourier, s->fourier_scale, b, 0, &why)))
+        return h->rc ? h->rc : tbm_h5_fail(h, "%s", why.text);
+    for (int i = 0; i < s->n_in; i++)
+        if (s->in_log[i] && tb_model_set_input_log(m, i, &why) != TB_OK)
+            return tbm_h5_fail(h, "%s", why.text);
+    for (int k = 0; k < s->n_out; k++)
+        if (s->out_log[k] &&
+            tb_model_set_output_log(m, k, s->out_shift[k], &why) != TB_OK)
+            return tbm_h5_fail(h, "%s", why.text);
+    return TB_OK;
+}
+
 /* Build m from the shape; a shape tb_model_init refuses is a bad file. */
 static int build_model(tbm_h5 *h, const struct shape *s, tb_model *m)
 {
@@ -287,6 +403,8 @@ static int build_model(tbm_h5 *h, const struct shape *s, tb_model *m)
         }
         return tbm_h5_fail(h, "%s", why.text);
     }
+    if (build_encoding(h, s, m))
+        return h->rc;
     if (s->n_params != (long long)m->n_params)
         return tbm_h5_fail(h, "n_params is %lld; the architecture needs %zu",
                            s->n_params, m->n_params);
@@ -387,7 +505,7 @@ int tb_model_load(const char *path, tb_model *m, tb_error *err)
     tbm_h5_lock();
     rc = tbm_h5_open(&h, path, err);
     if (rc == TB_OK) {
-        if (!read_identity(&h) && !read_shape(&h, &s) &&
+        if (!read_identity(&h, &s.version) && !read_shape(&h, &s) &&
             !build_model(&h, &s, m) && !read_params(&h, m) &&
             !read_report(&h, m) && !read_attrs(&h, m))
             tbm_h5_get_history(&h, h.file, "history", &m->history,

@@ -2,7 +2,9 @@
  * mlp.c - the multilayer perceptron itself: where each parameter lives, the
  * seeded initialisation, and the batched forward and backward passes.  All
  * matrix work goes through cblas_sgemm; the only loops of our own are the
- * element-wise passes that add biases and apply or differentiate tanh.
+ * element-wise passes that add biases and apply or differentiate the
+ * activation (tanh, SiLU or sine: one function per direction switches on
+ * it).
  */
 #include "model_int.h"
 
@@ -64,11 +66,12 @@ int tbm_layout_init(tbm_layout *L, int n_in, int n_out, int n_hidden,
 /* The layout of a model whose shape was checked when it was built. */
 void tbm_layout_of(const tb_model *m, tbm_layout *L)
 {
-    int rc =
-        tbm_layout_init(L, m->n_in, m->n_out, m->n_hidden, m->hidden, NULL);
+    int rc = tbm_layout_init(L, tbm_encoded_width(m), m->n_out, m->n_hidden,
+                             m->hidden, NULL);
 
     assert(rc == TB_OK && L->n_params == m->n_params);
     (void)rc;
+    L->act = m->activation;
 }
 
 /* ------------------------------------------------------------------------
@@ -161,11 +164,46 @@ uint64_t tbm_fnv(uint64_t h, const void *p, size_t n)
  * Initialisation
  * ------------------------------------------------------------------------ */
 
+/* n values uniform in [-a, a]. */
+static void uniform(tbm_rng *r, float *v, size_t n, double a)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(a * (2.0 * (double)tbm_rng_float(r) - 1.0));
+}
+
+/*
+ * SIREN (Sitzmann et al. 2020): every hidden layer computes
+ * sin(w0 (W x + b)); the first layer's W is U(-1/n, 1/n) and the later
+ * layers' U(-sqrt(6/n)/w0, sqrt(6/n)/w0), n being the fan-in, so that
+ * pre-activations stay arcsine-distributed through depth.  w0 is folded
+ * into the weights here (W' = w0 W, b' = w0 b), so the activation is
+ * plain sin.  Biases take the usual U(-1/sqrt(n), 1/sqrt(n)) before the
+ * fold; the linear output layer is a later layer without w0.
+ */
+static void init_siren(const tbm_layout *L, float *p, tbm_rng *r)
+{
+    const double w0 = TBM_SIREN_W0;
+
+    for (int l = 0; l < L->n_layers; l++) {
+        size_t n = (size_t)L->width[l], out = (size_t)L->width[l + 1];
+        int hidden = l + 1 < L->n_layers;
+        double a = l == 0 ? 1.0 / (double)n : sqrt(6.0 / (double)n) / w0;
+        double fold = hidden ? w0 : 1.0;
+
+        uniform(r, p + L->w_off[l], n * out, a * fold);
+        uniform(r, p + L->b_off[l], out, fold / sqrt((double)n));
+    }
+}
+
 void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed)
 {
     tbm_rng r;
 
     tbm_rng_seed(&r, seed);
+    if (L->act == TB_ACT_SINE) {
+        init_siren(L, p, &r);
+        return;
+    }
     for (int l = 0; l < L->n_layers; l++) {
         size_t fan_in = (size_t)L->width[l], fan_out = (size_t)L->width[l + 1];
         float a = sqrtf(6.0f / (float)(fan_in + fan_out));
@@ -206,10 +244,44 @@ static void bias_add(float *restrict z, const float *restrict b, int rows,
     }
 }
 
+/* z = silu(z) over n values. */
+VECTOR_CLONES static void silu_all(float *restrict z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        z[i] = tbm_silu(z[i]);
+}
+
+/* z = sin(z) over n values. */
+VECTOR_CLONES static void sin_all(float *restrict z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        z[i] = tbm_sinf(z[i]);
+}
+
+/* A hidden layer's bias and activation over rows x w: tanh in one fused
+ * pass; SiLU and sine after the bias, keeping z in pre when asked. */
+static void activate(int act, float *restrict z, const float *restrict b,
+                     int rows, int w, float *restrict pre)
+{
+    size_t n = (size_t)rows * (size_t)w;
+
+    if (act == TB_ACT_TANH) {
+        bias_tanh(z, b, rows, w);
+        return;
+    }
+    bias_add(z, b, rows, w);
+    if (pre)
+        memcpy(pre, z, n * sizeof(float));
+    if (act == TB_ACT_SILU)
+        silu_all(z, n);
+    else
+        sin_all(z, n);
+}
+
 /* Layer by layer: one sgemm (sgemv for a single row), then bias and
- * activation in one pass. */
+ * activation. */
 void tbm_forward(const tbm_layout *L, const float *p, int rows,
-                 float *const *act)
+                 float *const *act, float *const *pre)
 {
     for (int l = 0; l < L->n_layers; l++) {
         int in = L->width[l], out = L->width[l + 1];
@@ -223,7 +295,8 @@ void tbm_forward(const tbm_layout *L, const float *p, int rows,
                         1.0f, act[l], in, p + L->w_off[l], in, 0.0f, act[l + 1],
                         out);
         if (l + 1 < L->n_layers)
-            bias_tanh(act[l + 1], p + L->b_off[l], rows, out);
+            activate(L->act, act[l + 1], p + L->b_off[l], rows, out,
+                     pre ? pre[l + 1] : NULL);
         else
             bias_add(act[l + 1], p + L->b_off[l], rows, out);
     }
@@ -263,10 +336,48 @@ static void tanh_back(float *restrict d, const float *restrict h, int rows,
     }
 }
 
+/* d *= silu'(z) = s + h (1 - s) with s = sigma(z), h = silu(z). */
+VECTOR_CLONES static void silu_back(float *restrict d, const float *restrict h,
+                                    const float *restrict z, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float s = 0.5f + 0.5f * tbm_tanh(0.5f * z[i]);
+
+        d[i] *= s + h[i] * (1.0f - s);
+    }
+}
+
+/* d *= cos(z). */
+VECTOR_CLONES static void sin_back(float *restrict d, const float *restrict z,
+                                   size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] *= tbm_cosf(z[i]);
+}
+
+/* d *= the activation's derivative (from its output h or its input z),
+ * and gb = the column sums of the result. */
+static void activation_back(int act, float *restrict d, const float *h,
+                            const float *z, int rows, int w, float *gb)
+{
+    size_t n = (size_t)rows * (size_t)w;
+
+    if (act == TB_ACT_TANH) {
+        tanh_back(d, h, rows, w, gb);
+        return;
+    }
+    if (act == TB_ACT_SILU)
+        silu_back(d, h, z, n);
+    else
+        sin_back(d, z, n);
+    column_sums(d, rows, w, gb);
+}
+
 /* From the last layer down: dW by sgemm, db in the pass that forms each
- * delta, and the next delta by sgemm and tanh's derivative. */
+ * delta, and the next delta by sgemm and the activation's derivative. */
 void tbm_backward(const tbm_layout *L, const float *p, int rows,
-                  float *const *act, float *delta, float *tmp, float *grad)
+                  float *const *act, float *const *pre, float *delta,
+                  float *tmp, float *grad)
 {
     int last = L->n_layers - 1;
 
@@ -285,7 +396,8 @@ void tbm_backward(const tbm_layout *L, const float *p, int rows,
         /* The gradient reaching layer l's outputs: delta W, rows x in. */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
                     1.0f, delta, out, p + L->w_off[l], in, 0.0f, tmp, in);
-        tanh_back(tmp, act[l], rows, in, grad + L->b_off[l - 1]);
+        activation_back(L->act, tmp, act[l], pre ? pre[l] : NULL, rows, in,
+                        grad + L->b_off[l - 1]);
 
         t = delta;
         delta = tmp;

@@ -5,8 +5,9 @@
  *
  * The objective is the mean over rows and outputs of w_r (net(x_r) -
  * y_r)^2 in scaled units, where w_r is a per-row weight (1 unless the
- * worst-case phase raised it).  Its gradient is summed chunk by chunk
- * straight into the caller's array.
+ * worst-case phase raised it).  Hidden layers use the layout's activation;
+ * here libm's exp, sin and cos serve, as the products dominate.  Its gradient
+ * is summed chunk by chunk straight into the caller's array.
  */
 #include "model_int.h"
 
@@ -53,32 +54,62 @@ static inline double tanh64(double x)
     return em1 / (em1 + 2.0);
 }
 
-/* z = tanh(z + b), or z + b for the output layer, over rows x w. */
-static void bias_act(double *restrict z, const double *restrict b, int rows,
-                     int w, int last)
+/* z = f(z + b) for a hidden layer (f = L's activation; z + b kept in pre
+ * when it is not tanh), or z + b for the output layer, over rows x w. */
+static void bias_act(int act, double *restrict z, const double *restrict b,
+                     int rows, int w, int last, double *restrict pre)
 {
-    for (int r = 0; r < rows; r++) {
-        double *zr = z + (size_t)r * (size_t)w;
+    size_t n = (size_t)rows * (size_t)w;
 
-        if (last)
-            for (int j = 0; j < w; j++)
-                zr[j] += b[j];
-        else
-            for (int j = 0; j < w; j++)
-                zr[j] = tanh64(zr[j] + b[j]);
-    }
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < w; j++)
+            z[(size_t)r * (size_t)w + j] += b[j];
+    if (last)
+        return;
+    if (act != TB_ACT_TANH)
+        memcpy(pre, z, n * sizeof(double));
+    if (act == TB_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            z[i] = tanh64(z[i]);
+    else if (act == TB_ACT_SILU)
+        for (size_t i = 0; i < n; i++)
+            z[i] = z[i] / (1.0 + exp(-z[i]));
+    else
+        for (size_t i = 0; i < n; i++)
+            z[i] = sin(z[i]);
+}
+
+/* d *= the activation's derivative at n values, from its output h or its
+ * input z (tanh: 1 - h^2; SiLU: s + h (1 - s), s = sigma(z); sine:
+ * cos(z)). */
+static void act_deriv(int act, double *restrict d, const double *restrict h,
+                      const double *restrict z, size_t n)
+{
+    if (act == TB_ACT_TANH)
+        for (size_t i = 0; i < n; i++)
+            d[i] *= 1.0 - h[i] * h[i];
+    else if (act == TB_ACT_SILU)
+        for (size_t i = 0; i < n; i++) {
+            double s = 1.0 / (1.0 + exp(-z[i]));
+
+            d[i] *= s + h[i] * (1.0 - s);
+        }
+    else
+        for (size_t i = 0; i < n; i++)
+            d[i] *= cos(z[i]);
 }
 
 /* The forward pass over the rows of act[0]. */
 static void forward(const tbm_layout *L, const double *p, int rows,
-                    double *const *act)
+                    double *const *act, double *const *pre)
 {
     for (int l = 0; l < L->n_layers; l++) {
         int in = L->width[l], out = L->width[l + 1];
 
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in, 1.0,
                     act[l], in, p + L->w_off[l], in, 0.0, act[l + 1], out);
-        bias_act(act[l + 1], p + L->b_off[l], rows, out, l + 1 == L->n_layers);
+        bias_act(L->act, act[l + 1], p + L->b_off[l], rows, out,
+                 l + 1 == L->n_layers, pre[l + 1]);
     }
 }
 
@@ -93,7 +124,8 @@ static void add_column_sums(const double *restrict d, int rows, int w,
 
 /* The backward pass for the output gradient in delta, added into g. */
 static void backward(const tbm_layout *L, const double *p, int rows,
-                     double *const *act, double *delta, double *tmp, double *g)
+                     double *const *act, double *const *pre, double *delta,
+                     double *tmp, double *g)
 {
     for (int l = L->n_layers - 1; l >= 0; l--) {
         int in = L->width[l], out = L->width[l + 1];
@@ -105,11 +137,10 @@ static void backward(const tbm_layout *L, const double *p, int rows,
         if (l == 0)
             break;
 
-        /* Through the weights, then tanh's derivative 1 - h^2. */
+        /* Through the weights, then the activation's derivative. */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
                     1.0, delta, out, p + L->w_off[l], in, 0.0, tmp, in);
-        for (size_t i = 0; i < (size_t)rows * (size_t)in; i++)
-            tmp[i] *= 1.0 - act[l][i] * act[l][i];
+        act_deriv(L->act, tmp, act[l], pre[l], (size_t)rows * (size_t)in);
         t = delta;
         delta = tmp;
         tmp = t;
@@ -132,8 +163,8 @@ static void jacobian_output(tbm_objective *o, const double *p, int rows,
 
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
                     1.0, d[l], out, p + L->w_off[l], in, 0.0, d[l - 1], in);
-        for (size_t i = 0; i < (size_t)rows * (size_t)in; i++)
-            d[l - 1][i] *= 1.0 - o->act[l][i] * o->act[l][i];
+        act_deriv(L->act, d[l - 1], o->act[l], o->pre[l],
+                  (size_t)rows * (size_t)in);
     }
 }
 
@@ -173,6 +204,8 @@ int tbm_objective_open(tbm_objective *o, const tbm_layout *L, const double *xs,
     o->chunk = (int)c;
     for (int l = 1; l <= L->n_layers; l++)
         total += c * (size_t)L->width[l];
+    for (int l = 1; l < L->n_layers && L->act != TB_ACT_TANH; l++)
+        total += c * (size_t)L->width[l];
     total += 2 * c * (size_t)L->max_width;
 
     o->block = malloc(total * sizeof(double));
@@ -183,6 +216,10 @@ int tbm_objective_open(tbm_objective *o, const tbm_layout *L, const double *xs,
                             total);
     for (int l = 1; l <= L->n_layers; l++) {
         o->act[l] = o->block + at;
+        at += c * (size_t)L->width[l];
+    }
+    for (int l = 1; l < L->n_layers && L->act != TB_ACT_TANH; l++) {
+        o->pre[l] = o->block + at;
         at += c * (size_t)L->width[l];
     }
     o->delta = o->block + at;
@@ -227,9 +264,9 @@ double tbm_objective_eval(tbm_objective *o, const double *p, double *g)
 
         /* act[0] points into the data: forward never writes it. */
         o->act[0] = (double *)(o->xs + at * ni);
-        forward(&o->L, p, rows, o->act);
+        forward(&o->L, p, rows, o->act, o->pre);
         sum += chunk_loss(o, at, rows, scale);
-        backward(&o->L, p, rows, o->act, o->delta, o->tmp, g);
+        backward(&o->L, p, rows, o->act, o->pre, o->delta, o->tmp, g);
     }
     return sum * scale;
 }
@@ -244,10 +281,25 @@ double tbm_objective_value(tbm_objective *o, const double *p)
         int rows = o->n - at < (size_t)o->chunk ? (int)(o->n - at) : o->chunk;
 
         o->act[0] = (double *)(o->xs + at * ni);
-        forward(&o->L, p, rows, o->act);
+        forward(&o->L, p, rows, o->act, o->pre);
         sum += chunk_loss(o, at, rows, 0.0);
     }
     return sum / ((double)o->n * (double)no);
+}
+
+/* The outputs at p, chunk by chunk, copied out of the last layer. */
+void tbm_objective_outputs(tbm_objective *o, const double *p, double *out)
+{
+    size_t ni = (size_t)o->L.width[0], no = (size_t)o->L.width[o->L.n_layers];
+
+    for (size_t at = 0; at < o->n; at += (size_t)o->chunk) {
+        int rows = o->n - at < (size_t)o->chunk ? (int)(o->n - at) : o->chunk;
+
+        o->act[0] = (double *)(o->xs + at * ni);
+        forward(&o->L, p, rows, o->act, o->pre);
+        memcpy(out + at * no, o->act[o->L.n_layers],
+               (size_t)rows * no * sizeof(double));
+    }
 }
 
 /*
@@ -266,7 +318,7 @@ int tbm_objective_jacobian(tbm_objective *o, const double *p, size_t at,
     int rows = o->n - at < (size_t)o->chunk ? (int)(o->n - at) : o->chunk;
 
     o->act[0] = (double *)(o->xs + at * ni);
-    forward(L, p, rows, o->act);
+    forward(L, p, rows, o->act, o->pre);
     for (size_t k = 0; k < no; k++) {
         jacobian_output(o, p, rows, k, d);
         for (int r = 0; r < rows; r++) {

@@ -96,10 +96,12 @@ int tb_model_init(tb_model *m, int n_in, const tb_model_input *in, int n_out,
         (rc = check_outputs(n_out, out_name, out_lo, out_hi, err)) ||
         (rc = tbm_layout_init(&L, n_in, n_out, n_hidden, hidden, err)))
         return rc;
-    if (activation != TB_ACT_TANH)
+    if (activation < TB_ACT_TANH || activation > TB_ACT_SINE)
         return tb_error_set(err, TB_EINVAL, "activation",
-                            "activation %d; expected %d (tanh)", activation,
-                            TB_ACT_TANH);
+                            "activation %d; expected %d (tanh), %d (silu) "
+                            "or %d (sine)",
+                            activation, TB_ACT_TANH, TB_ACT_SILU, TB_ACT_SINE);
+    L.act = activation;
 
     m->params = malloc(L.n_params * sizeof(float));
     if (!m->params)
@@ -131,7 +133,167 @@ void tb_model_free(tb_model *m)
     free(m->history);
     free(m->cells.nodes);
     free(m->cells.max_abs);
+    free(m->fourier_b);
     memset(m, 0, sizeof(*m));
+}
+
+/* ------------------------------------------------------------------------
+ * Input encoding and output transforms
+ * ------------------------------------------------------------------------ */
+
+int tbm_encoded_width(const tb_model *m)
+{
+    return m->n_in + 2 * m->n_fourier;
+}
+
+/* Swap in B and weights for the wider first layer, redrawn from seed. */
+int tbm_set_fourier_b(tb_model *m, int n_fourier, double scale, const double *b,
+                      uint64_t seed, tb_error *err)
+{
+    size_t nb = (size_t)m->n_in * (size_t)n_fourier;
+    double *fb = NULL;
+    float *params;
+    tbm_layout L;
+    int rc;
+
+    if (n_fourier < 0 || n_fourier > TB_MODEL_MAX_FOURIER ||
+        (n_fourier > 0 && (!b || !isfinite(scale) || scale <= 0)))
+        return tb_error_set(err, TB_EINVAL, "fourier",
+                            "%d frequencies of scale %g; expected 0 to %d "
+                            "and a positive scale",
+                            n_fourier, scale, TB_MODEL_MAX_FOURIER);
+    for (size_t i = 0; i < nb; i++)
+        if (!isfinite(b[i]))
+            return tb_error_set(err, TB_EINVAL, "fourier",
+                                "frequency %zu is not finite", i);
+    if ((rc = tbm_layout_init(&L, m->n_in + 2 * n_fourier, m->n_out,
+                              m->n_hidden, m->hidden, err)))
+        return rc;
+    L.act = m->activation;
+
+    params = malloc(L.n_params * sizeof(float));
+    if (nb > 0)
+        fb = malloc(nb * sizeof(double));
+    if (!params || (nb > 0 && !fb)) {
+        free(params);
+        free(fb);
+        return tb_error_set(err, TB_ENOMEM, "params",
+                            "cannot allocate %zu weights", L.n_params);
+    }
+    if (nb > 0)
+        memcpy(fb, b, nb * sizeof(double));
+    tbm_init_params(&L, params, seed);
+
+    free(m->params);
+    free(m->fourier_b);
+    m->params = params;
+    m->n_params = L.n_params;
+    m->fourier_b = fb;
+    m->n_fourier = n_fourier;
+    m->fourier_scale = n_fourier > 0 ? scale : 0;
+    return TB_OK;
+}
+
+/* Draw B from N(0, scale^2) by Box-Muller, then install it. */
+int tb_model_set_fourier(tb_model *m, int n_fourier, double scale,
+                         uint64_t seed, tb_error *err)
+{
+    double b[TB_MODEL_MAX_IN * TB_MODEL_MAX_FOURIER];
+    tbm_rng r;
+
+    if (!m || !m->params)
+        return tb_error_set(err, TB_EINVAL, "model", "no initialised model");
+    if (n_fourier < 0 || n_fourier > TB_MODEL_MAX_FOURIER)
+        return tb_error_set(err, TB_EINVAL, "fourier",
+                            "%d frequencies; expected 0 to %d", n_fourier,
+                            TB_MODEL_MAX_FOURIER);
+
+    /* Its own stream, so that B and the weights are not correlated. */
+    tbm_rng_seed(&r, seed ^ 0x5deece66dull);
+    for (int i = 0; i < m->n_in * n_fourier; i++) {
+        double u1 = ((double)(tbm_rng_next(&r) >> 11) + 1.0) * 0x1p-53;
+        double u2 = (double)(tbm_rng_next(&r) >> 11) * 0x1p-53;
+
+        b[i] = scale * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    }
+    return tbm_set_fourier_b(m, n_fourier, scale, b, seed, err);
+}
+
+/* A log input needs a positive range. */
+int tb_model_set_input_log(tb_model *m, int i, tb_error *err)
+{
+    if (!m || i < 0 || i >= m->n_in)
+        return tb_error_set(err, TB_EINVAL, "input",
+                            "input %d; the model has %d", i, m ? m->n_in : 0);
+    if (!(m->in[i].lo > 0))
+        return tb_error_set(err, TB_EINVAL, m->in[i].name,
+                            "input %s ranges over [%g, %g]; log scaling needs "
+                            "lo > 0",
+                            m->in[i].name, m->in[i].lo, m->in[i].hi);
+    m->in_log[i] = 1;
+    return TB_OK;
+}
+
+/* A log output needs every value of its range above -shift. */
+int tb_model_set_output_log(tb_model *m, int k, double shift, tb_error *err)
+{
+    if (!m || k < 0 || k >= m->n_out)
+        return tb_error_set(err, TB_EINVAL, "output",
+                            "output %d; the model has %d", k, m ? m->n_out : 0);
+    if (!isfinite(shift) || !(m->out_lo[k] + shift > 0))
+        return tb_error_set(err, TB_EINVAL, m->out_name[k],
+                            "output %s ranges over [%g, %g]; a log transform "
+                            "with shift %g needs lo + shift > 0",
+                            m->out_name[k], m->out_lo[k], m->out_hi[k], shift);
+    m->out_log[k] = 1;
+    m->out_shift[k] = shift;
+    return TB_OK;
+}
+
+/* One row: the scaled inputs, then sin and cos of 2 pi B^T x. */
+static void encode_row(const tb_model *m, const tbm_scale *s, const double *x,
+                       double *e)
+{
+    int ni = m->n_in, nf = m->n_fourier;
+
+    for (int i = 0; i < ni; i++)
+        e[i] = tbm_in_scaled(s, i, x[i]);
+    for (int f = 0; f < nf; f++) {
+        double a = 0;
+
+        for (int i = 0; i < ni; i++)
+            a += m->fourier_b[(size_t)i * (size_t)nf + (size_t)f] * e[i];
+        e[ni + f] = sin(2.0 * M_PI * a);
+        e[ni + nf + f] = cos(2.0 * M_PI * a);
+    }
+}
+
+void tbm_encode(const tb_model *m, const tbm_scale *s, const double *x,
+                size_t rows, float *xs)
+{
+    size_t w = (size_t)tbm_encoded_width(m);
+    double e[TB_MODEL_MAX_IN + 2 * TB_MODEL_MAX_FOURIER];
+
+    /* Without an encoding (the common case), straight into xs. */
+    if (m->n_fourier == 0) {
+        for (size_t o = 0; o < rows * w; o++)
+            xs[o] = (float)tbm_in_scaled(s, (int)(o % w), x[o]);
+        return;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        encode_row(m, s, x + r * (size_t)m->n_in, e);
+        for (size_t j = 0; j < w; j++)
+            xs[r * w + j] = (float)e[j];
+    }
+}
+
+void tbm_encode64(const tb_model *m, const tbm_scale *s, const double *x,
+                  size_t rows, double *xd)
+{
+    size_t w = (size_t)tbm_encoded_width(m);
+
+    for (size_t r = 0; r < rows; r++)
+        encode_row(m, s, x + r * (size_t)m->n_in, xd + r * w);
 }
 
 /* Linear search by name: models have at most a few inputs. */
@@ -160,28 +322,31 @@ void tbm_scale_init(const tb_model *m, tbm_scale *s)
 {
     memset(s, 0, sizeof(*s));
     for (int i = 0; i < m->n_in; i++) {
-        s->in_mid[i] = 0.5 * (m->in[i].lo + m->in[i].hi);
-        s->in_scale[i] = 2.0 / (m->in[i].hi - m->in[i].lo);
+        double lo = m->in[i].lo, hi = m->in[i].hi;
+
+        s->in_log[i] = m->in_log[i];
+        if (m->in_log[i]) {
+            lo = log(lo);
+            hi = log(hi);
+        }
+        s->in_mid[i] = 0.5 * (lo + hi);
+        s->in_scale[i] = 2.0 / (hi - lo);
     }
     for (int k = 0; k < m->n_out; k++) {
         double range = m->out_hi[k] - m->out_lo[k];
+        double lo = m->out_lo[k], hi = m->out_hi[k];
 
         s->out_range[k] = range > 0 ? range : 1.0;
-        s->out_mid[k] = 0.5 * (m->out_lo[k] + m->out_hi[k]);
-        s->out_half[k] = 0.5 * s->out_range[k];
-    }
-}
-
-/* x_s = (x - mid) * 2 / (hi - lo), rounded to float. */
-void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
-                      size_t rows, float *xs)
-{
-    for (size_t r = 0; r < rows; r++)
-        for (int i = 0; i < n_in; i++) {
-            size_t o = r * (size_t)n_in + (size_t)i;
-
-            xs[o] = (float)((x[o] - s->in_mid[i]) * s->in_scale[i]);
+        s->out_log[k] = m->out_log[k];
+        s->out_shift[k] = m->out_shift[k];
+        if (m->out_log[k]) {
+            /* The network fits log(y + shift) over its own range. */
+            lo = log(lo + m->out_shift[k]);
+            hi = log(hi + m->out_shift[k]);
         }
+        s->out_mid[k] = 0.5 * (lo + hi);
+        s->out_half[k] = hi > lo ? 0.5 * (hi - lo) : 0.5;
+    }
 }
 
 /* y_s = (y - mid) / half range, rounded to float. */
@@ -192,7 +357,7 @@ void tbm_scale_outputs(const tbm_scale *s, int n_out, const double *y,
         for (int k = 0; k < n_out; k++) {
             size_t o = r * (size_t)n_out + (size_t)k;
 
-            ys[o] = (float)((y[o] - s->out_mid[k]) / s->out_half[k]);
+            ys[o] = (float)tbm_out_scaled(s, k, y[o]);
         }
 }
 
@@ -254,7 +419,7 @@ static void predict_chunk(const tb_model *m, const tbm_layout *L,
                           double *y, float *scratch)
 {
     float *act[TBM_MAX_LAYERS + 1];
-    float *a = scratch + rows * (size_t)m->n_in;
+    float *a = scratch + rows * (size_t)L->width[0];
     float *b = a + rows * (size_t)L->max_width;
     float *out = b + rows * (size_t)L->max_width;
 
@@ -263,13 +428,13 @@ static void predict_chunk(const tb_model *m, const tbm_layout *L,
         act[l] = (l % 2) ? a : b;
     act[L->n_layers] = out;
 
-    tbm_scale_inputs(s, m->n_in, x, rows, act[0]);
-    tbm_forward(L, m->params, (int)rows, act);
+    tbm_encode(m, s, x, rows, act[0]);
+    tbm_forward(L, m->params, (int)rows, act, NULL);
     for (size_t r = 0; r < rows; r++)
         for (int k = 0; k < m->n_out; k++) {
             size_t o = r * (size_t)m->n_out + (size_t)k;
 
-            y[o] = s->out_mid[k] + s->out_half[k] * (double)out[o];
+            y[o] = tbm_out_user(s, k, (double)out[o]);
         }
 }
 

@@ -4,8 +4,10 @@
  *
  * This library knows OpenBLAS and HDF5; it knows nothing of PDEs or HTTP.
  * A model maps n_in real inputs, each with a closed range (its domain axis),
- * to n_out real outputs.  Inputs are scaled to [-1, 1] from the axes and
- * outputs from their ranges; callers always see user units.
+ * to n_out real outputs.  Inputs are scaled to [-1, 1] from the axes (in
+ * log units for log inputs, then optionally Fourier-encoded) and outputs
+ * from their ranges (of log(y + shift) for log outputs); callers always
+ * see user units.
  */
 #ifndef TB_MODEL_H
 #define TB_MODEL_H
@@ -16,14 +18,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TB_MODEL_MAX_IN     8
-#define TB_MODEL_MAX_OUT    8
-#define TB_MODEL_MAX_HIDDEN 8
-#define TB_MODEL_NAME_MAX   32
-#define TB_MODEL_MAX_ATTRS  24
+#define TB_MODEL_MAX_IN      8
+#define TB_MODEL_MAX_OUT     8
+#define TB_MODEL_MAX_HIDDEN  8
+#define TB_MODEL_NAME_MAX    32
+#define TB_MODEL_MAX_ATTRS   24
+#define TB_MODEL_MAX_FOURIER 256 /* Fourier-feature frequencies */
 
+/* The hidden layers' activation. */
 enum tb_activation {
     TB_ACT_TANH = 0,
+    TB_ACT_SILU = 1, /* z / (1 + exp(-z)) */
+    TB_ACT_SINE = 2, /* sin(z), with SIREN's initialisation (omega_0 = 30
+                        folded into the weights) */
+};
+
+/* The objective of the full-batch phase of training. */
+enum tb_objective {
+    TB_OBJ_MSE = 0,   /* mean squared error over every row */
+    TB_OBJ_WORST = 1, /* mean squared error first, then weights that grow
+                         on the rows with the largest errors */
 };
 
 /* The optimiser of the full-batch phase of training. */
@@ -94,6 +108,22 @@ typedef struct tb_model {
     float *params;                   /* every weight and bias, layer by layer */
     size_t n_params;
 
+    /* Input encoding: with n_fourier > 0 the network sees the scaled
+     * inputs x followed by sin(2 pi B^T x) and cos(2 pi B^T x), where B
+     * (fourier_b, n_in rows of n_fourier) was drawn from N(0, scale^2). */
+    int n_fourier;
+    double fourier_scale;
+    double *fourier_b;
+
+    /* Input transforms: in_log[i] set means input i is scaled to [-1, 1]
+     * in log units (for log-spaced axes; its lo is positive). */
+    int in_log[TB_MODEL_MAX_IN];
+
+    /* Output transforms: out_log[k] set means the network fits
+     * log(y + out_shift[k]), scaled over its range; predict inverts it. */
+    int out_log[TB_MODEL_MAX_OUT];
+    double out_shift[TB_MODEL_MAX_OUT];
+
     tb_report report;
     tb_history *history;
     size_t n_history;
@@ -112,6 +142,26 @@ int tb_model_init(tb_model *m, int n_in, const tb_model_input *in, int n_out,
                   const char *const *out_name, const double *out_lo,
                   const double *out_hi, int n_hidden, const int *hidden,
                   int activation, uint64_t seed, tb_error *err);
+
+/*
+ * Give m a Fourier-feature input encoding of n_fourier frequencies (0:
+ * none) drawn from N(0, scale^2) with seed, and redraw every weight from
+ * seed for the wider first layer.  Call it right after tb_model_init.
+ * Returns 0, TB_EINVAL naming the bad value, or TB_ENOMEM.
+ */
+int tb_model_set_fourier(tb_model *m, int n_fourier, double scale,
+                         uint64_t seed, tb_error *err);
+
+/*
+ * Make output k of m a log output: the network fits log(y + shift) and
+ * predict returns exp(...) - shift.  out_lo[k] + shift must be positive.
+ * Returns 0 or TB_EINVAL.
+ */
+int tb_model_set_output_log(tb_model *m, int k, double shift, tb_error *err);
+
+/* Scale input i of m in log units (its lo must be positive): for an axis
+ * whose nodes are log-spaced.  Returns 0 or TB_EINVAL. */
+int tb_model_set_input_log(tb_model *m, int i, tb_error *err);
 
 /* Release what a model holds and zero it.  NULL and zeroed models are fine. */
 void tb_model_free(tb_model *m);
@@ -221,6 +271,8 @@ typedef struct tb_train_opts {
     int second;                 /* enum tb_second (default auto) */
     int freeze;                 /* the first `freeze` layers keep their
                                    weights (default 0; Adam only) */
+    int objective;              /* enum tb_objective of the full-batch
+                                   phase (default mse) */
     volatile sig_atomic_t *stop; /* set non-zero to stop cleanly */
     void (*progress)(const tb_train_progress *p, void *data);
     void *progress_data;
@@ -243,13 +295,18 @@ void tb_train_opts_default(tb_train_opts *o);
  * Adam then hands over to a full-batch optimiser in double precision:
  * Levenberg-Marquardt for networks up to 3000 weights, L-BFGS beyond (or
  * as `second` says), one step per "epoch", stopping early when it finds
- * no further decrease (TB_STOP_EPOCHS).  History rows (loss: the grid's mean
- * squared error) are taken every eval_every epochs and at the end.  time_limit
- * counts this call only.  A fresh run starts from m's weights and replaces its
- * history; a resumed one continues the checkpoint's run exactly when the
- * options are unchanged.  Checkpoints from another table, network or options
- * (batch, lr, lr_min, seed, eval_every) are refused with a warning.  OpenBLAS
- * uses one thread here unless tb_model_set_threads said otherwise.
+ * no further decrease (TB_STOP_EPOCHS).  With objective TB_OBJ_WORST that
+ * phase takes 20 steps on the mean squared error, then before every step
+ * weights each row by 1 + 30 (e / e_max)^6, e being the row's largest
+ * error relative to its output's range (train.c says why these numbers);
+ * L-BFGS keeps the plain mean.
+ * History rows (loss: the grid's mean squared error) are taken every eval_every
+ * epochs and at the end.  time_limit counts this call only.  A fresh run starts
+ * from m's weights and replaces its history; a resumed one continues the
+ * checkpoint's run exactly when the options are unchanged.  Checkpoints from
+ * another table, network or options (batch, lr, lr_min, seed, eval_every) are
+ * refused with a warning.  OpenBLAS uses one thread here unless
+ * tb_model_set_threads said otherwise.
  */
 int tb_train(tb_model *m, const double *x, const double *y, size_t n,
              const tb_train_opts *o, tb_train_progress *last, tb_error *err);

@@ -32,6 +32,7 @@ typedef struct tbm_layout {
     size_t b_off[TBM_MAX_LAYERS];
     int max_width; /* widest of all layers, inputs and outputs included */
     size_t n_params;
+    int act; /* the hidden layers' enum tb_activation (tanh unless set) */
 } tbm_layout;
 
 /* Fill L for the given shape.  Returns 0 or TB_EINVAL naming what is out of
@@ -39,29 +40,44 @@ typedef struct tbm_layout {
 int tbm_layout_init(tbm_layout *L, int n_in, int n_out, int n_hidden,
                     const int *hidden, tb_error *err);
 
-/* The layout of an initialised model (its shape was checked already). */
+/* The layout of an initialised model (its shape was checked already): the
+ * first layer's width is the encoded input's (tbm_encoded_width). */
 void tbm_layout_of(const tb_model *m, tbm_layout *L);
 
 /*
  * The forward pass over rows points.  act[0] holds rows x width[0] scaled
- * inputs; act[l] receives rows x width[l] outputs of layer l (tanh for
+ * inputs; act[l] receives rows x width[l] outputs of layer l (L->act for
  * hidden layers, linear for the last).  act[l] and act[l - 1] must not
  * overlap; act[l] and act[l - 2] may (prediction reuses two buffers).
+ * pre, when not NULL, receives each hidden layer's pre-activations in
+ * pre[l] (rows x width[l], l = 1 .. n_layers - 1) for the backward pass
+ * of activations other than tanh; prediction passes NULL.
  */
 void tbm_forward(const tbm_layout *L, const float *p, int rows,
-                 float *const *act);
+                 float *const *act, float *const *pre);
 
 /*
  * The backward pass for a loss whose gradient with respect to the outputs
- * is in delta (rows x n_out).  act holds the activations of the forward
- * pass.  delta and tmp are scratch of rows x max_width each and are
- * overwritten; grad receives the gradient of every parameter.
+ * is in delta (rows x n_out).  act and pre hold the forward pass's
+ * activations and pre-activations (pre may be NULL for tanh).  delta and
+ * tmp are scratch of rows x max_width each and are overwritten; grad
+ * receives the gradient of every parameter.
  */
 void tbm_backward(const tbm_layout *L, const float *p, int rows,
-                  float *const *act, float *delta, float *tmp, float *grad);
+                  float *const *act, float *const *pre, float *delta,
+                  float *tmp, float *grad);
 
-/* Glorot-uniform weights and zero biases from a generator seeded by seed. */
+/* Whether L's activation needs the pre-activations kept for backward. */
+static inline int tbm_needs_pre(const tbm_layout *L)
+{
+    return L->act != TB_ACT_TANH;
+}
+
+/* Fresh weights from a generator seeded by seed: Glorot-uniform with zero
+ * biases for tanh and SiLU; SIREN's rule for sine. */
 void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed);
+
+#define TBM_SIREN_W0 30.0 /* SIREN's omega_0, folded into the weights */
 
 /*
  * tanh in float, branch-free so that loops over it vectorise: tanh(x) =
@@ -100,6 +116,61 @@ static inline float tbm_tanh(float x)
     return em1 / (em1 + 2.0f);
 }
 
+/*
+ * sin and cos in float, branch-free like tbm_tanh: x = k pi + r with
+ * |r| <= pi / 2 (pi in three parts), odd and even Taylor polynomials in
+ * r, and the sign of (-1)^k put in by integer operations.  Arguments are
+ * clamped to +-1e5.  Absolute error below 1e-6 for |x| <= 100.
+ */
+static inline float tbm_sin_red(float x, float *r)
+{
+    const float inv_pi = 0.318309886f, shifter = 12582912.0f;
+    const float pi_a = 3.140625f, pi_b = 9.67502593994140625e-04f;
+    const float pi_c = 1.50995803e-07f;
+    float kf;
+    union {
+        float f;
+        int32_t i;
+    } u;
+
+    x = x > 1e5f ? 1e5f : (x < -1e5f ? -1e5f : x);
+    u.f = x * inv_pi + shifter;
+    kf = u.f - shifter;
+    *r = ((x - kf * pi_a) - kf * pi_b) - kf * pi_c;
+    return 1.0f - 2.0f * (float)(u.i & 1); /* (-1)^k */
+}
+
+static inline float tbm_sinf(float x)
+{
+    float r, sign = tbm_sin_red(x, &r), r2, q;
+
+    r2 = r * r;
+    q = r2 * (-1.0f / 39916800.0f) + (1.0f / 362880.0f);
+    q = q * r2 - (1.0f / 5040.0f);
+    q = q * r2 + (1.0f / 120.0f);
+    q = q * r2 - (1.0f / 6.0f);
+    return sign * (r + r * r2 * q);
+}
+
+static inline float tbm_cosf(float x)
+{
+    float r, sign = tbm_sin_red(x, &r), r2, q;
+
+    r2 = r * r;
+    q = r2 * (1.0f / 479001600.0f) - (1.0f / 3628800.0f);
+    q = q * r2 + (1.0f / 40320.0f);
+    q = q * r2 - (1.0f / 720.0f);
+    q = q * r2 + (1.0f / 24.0f);
+    q = q * r2 - 0.5f;
+    return sign * (1.0f + r2 * q);
+}
+
+/* SiLU in float: z sigma(z) with sigma(z) = (1 + tanh(z / 2)) / 2. */
+static inline float tbm_silu(float z)
+{
+    return z * (0.5f + 0.5f * tbm_tanh(0.5f * z));
+}
+
 /* ------------------------------------------------------------------------
  * The full-batch objective in double precision (mlp64.c)
  * ------------------------------------------------------------------------ */
@@ -110,11 +181,11 @@ typedef struct tbm_objective {
     size_t n;         /* rows */
     const double *xs; /* n x n_in scaled inputs (borrowed) */
     const double *ys; /* n x n_out scaled targets (borrowed) */
-    const double *w;  /* n per-row weights, or NULL for all ones.  TODO:
-                         a worst-case phase that raises the weights of the
-                         largest residuals; only the tests set them now */
+    const double *w;  /* n per-row weights, or NULL for all ones (the
+                         worst-case objective of train.c sets them) */
     int chunk;        /* rows per pass */
     double *act[TBM_MAX_LAYERS + 1];
+    double *pre[TBM_MAX_LAYERS + 1]; /* hidden pre-activations (not tanh) */
     double *delta, *tmp;
     double *block;
 } tbm_objective;
@@ -131,6 +202,10 @@ double tbm_objective_eval(tbm_objective *o, const double *p, double *g);
 
 /* The objective at weights p, without the gradient. */
 double tbm_objective_value(tbm_objective *o, const double *p);
+
+/* The network's outputs (scaled units) at weights p for every row into
+ * out (n x n_out). */
+void tbm_objective_outputs(tbm_objective *o, const double *p, double *out);
 
 /* The weighted residuals' Jacobian for the chunk of rows from `at`: lines
  * of n_params values into jac, residuals into res; d holds L.n_layers
@@ -215,19 +290,56 @@ int tbm_lbfgs_iterate(tbm_lbfgs *b, tbm_objective *o);
 
 /* Affine maps between user units and the network's scaled units. */
 typedef struct tbm_scale {
-    double in_mid[TB_MODEL_MAX_IN];     /* x_s = (x - mid) * scale */
+    double in_mid[TB_MODEL_MAX_IN];     /* x_s = (x - mid) * scale, or */
+    int in_log[TB_MODEL_MAX_IN];        /* (log x - mid) * scale */
     double in_scale[TB_MODEL_MAX_IN];   /* 2 / (hi - lo) */
     double out_mid[TB_MODEL_MAX_OUT];   /* y = mid + half * y_s */
     double out_half[TB_MODEL_MAX_OUT];  /* range / 2 (a zero range: 1/2) */
     double out_range[TB_MODEL_MAX_OUT]; /* hi - lo, a zero range as 1 */
+    int out_log[TB_MODEL_MAX_OUT];      /* mid and half are of log(y + */
+    double out_shift[TB_MODEL_MAX_OUT]; /* shift) for these outputs */
 } tbm_scale;
+
+/* Input i of x in user units into the network's scaled units. */
+static inline double tbm_in_scaled(const tbm_scale *s, int i, double x)
+{
+    return ((s->in_log[i] ? log(x) : x) - s->in_mid[i]) * s->in_scale[i];
+}
+
+/* Output k of y in user units into the network's scaled units. */
+static inline double tbm_out_scaled(const tbm_scale *s, int k, double y)
+{
+    if (s->out_log[k])
+        y = log(y + s->out_shift[k]);
+    return (y - s->out_mid[k]) / s->out_half[k];
+}
+
+/* Output k of the network (scaled units) back into user units. */
+static inline double tbm_out_user(const tbm_scale *s, int k, double ys)
+{
+    double v = s->out_mid[k] + s->out_half[k] * ys;
+
+    return s->out_log[k] ? exp(v) - s->out_shift[k] : v;
+}
 
 /* The scaling of m's inputs and outputs. */
 void tbm_scale_init(const tb_model *m, tbm_scale *s);
 
-/* Scale rows points of x (user units) into xs (float, scaled units). */
-void tbm_scale_inputs(const tbm_scale *s, int n_in, const double *x,
-                      size_t rows, float *xs);
+/* The width of m's encoded input: n_in, plus 2 n_fourier. */
+int tbm_encoded_width(const tb_model *m);
+
+/* Scale and encode rows points of x (user units) into the network's first
+ * layer: rows x tbm_encoded_width(m) values, in float or in double. */
+void tbm_encode(const tb_model *m, const tbm_scale *s, const double *x,
+                size_t rows, float *xs);
+void tbm_encode64(const tb_model *m, const tbm_scale *s, const double *x,
+                  size_t rows, double *xd);
+
+/* Give m the encoding matrix B (n_in x n_fourier values, copied) and a
+ * fresh, wider first layer; n_fourier 0 removes the encoding.  Weights
+ * are redrawn from seed.  Returns 0, TB_EINVAL or TB_ENOMEM. */
+int tbm_set_fourier_b(tb_model *m, int n_fourier, double scale, const double *b,
+                      uint64_t seed, tb_error *err);
 
 /* Scale rows points of y (user units) into ys (float, scaled units). */
 void tbm_scale_outputs(const tbm_scale *s, int n_out, const double *y,
@@ -290,6 +402,8 @@ typedef struct tbm_state {
     uint64_t fp_opts; /* the options that change the trajectory */
     tbm_lbfgs lb;     /* the L-BFGS phase (lb.block NULL: none) */
     tbm_lm lm;        /* or the Levenberg-Marquardt one (lm.x NULL: none) */
+    double *row_w;    /* the worst-case objective's per-row weights */
+    size_t n_rows;    /* (row_w NULL: the objective is the plain mean) */
 } tbm_state;
 
 /* Allocate the arrays of a state for n_params weights; fields zeroed.
@@ -301,6 +415,10 @@ int tbm_state_alloc_lbfgs(tbm_state *s, int mem, tb_error *err);
 
 /* Add the Levenberg-Marquardt point to a state.  0 or TB_ENOMEM. */
 int tbm_state_alloc_lm(tbm_state *s, tb_error *err);
+
+/* Add the worst-case objective's n_rows per-row weights (all one) to a
+ * state.  0 or TB_ENOMEM. */
+int tbm_state_alloc_row_w(tbm_state *s, size_t n_rows, tb_error *err);
 
 /* Release what a state holds and zero it. */
 void tbm_state_free(tbm_state *s);

@@ -3,7 +3,10 @@
  * ranges or solver settings changed slightly.  The network works in scaled
  * units, so the first layer absorbs the change of input scaling and the
  * last the change of output scaling: the old network's function in user
- * units is carried over exactly (up to float rounding).
+ * units is carried over exactly (up to float rounding).  With log inputs
+ * or outputs the same holds in log units, so both models must use the same
+ * transforms; a Fourier-feature encoding cannot be re-expressed this way
+ * and is refused.
  */
 #include "model_int.h"
 
@@ -12,16 +15,49 @@
 /* Check that old has m's inputs, outputs and hidden widths. */
 static int check_fit(const tb_model *m, const tb_model *old, tb_error *err)
 {
+    /* sin(2 pi B^T x) of the old scaling is not a fixed linear map of the
+     * new encoding's features, so the first layer cannot absorb it. */
+    if (old->n_fourier > 0 || m->n_fourier > 0)
+        return tb_error_set(err, TB_EINVAL, "init",
+                            "a warm start cannot re-express a Fourier-feature "
+                            "input encoding (old %d, new %d frequencies); "
+                            "train without --init or without --fourier",
+                            old->n_fourier, m->n_fourier);
     if (old->n_in != m->n_in || old->n_out != m->n_out ||
         old->n_hidden != m->n_hidden ||
         memcmp(old->hidden, m->hidden, (size_t)m->n_hidden * sizeof(int)) ||
-        old->n_params != m->n_params || old->activation != m->activation)
+        old->n_params != m->n_params)
         return tb_error_set(err, TB_EINVAL, "init",
                             "the old model's network (%d inputs, %d outputs, "
                             "%d hidden layers, %zu weights) does not fit "
                             "this one (%d, %d, %d, %zu)",
                             old->n_in, old->n_out, old->n_hidden, old->n_params,
                             m->n_in, m->n_out, m->n_hidden, m->n_params);
+    if (old->activation != m->activation)
+        return tb_error_set(err, TB_EINVAL, "init",
+                            "the old model's activation (%d) differs from "
+                            "this one's (%d)",
+                            old->activation, m->activation);
+    for (int i = 0; i < m->n_in; i++)
+        if (old->in_log[i] != m->in_log[i])
+            return tb_error_set(err, TB_EINVAL, "init",
+                                "input %s is scaled in %s units in the old "
+                                "model and in %s units here; a warm start "
+                                "needs the same input scaling",
+                                m->in[i].name,
+                                old->in_log[i] ? "log" : "linear",
+                                m->in_log[i] ? "log" : "linear");
+    for (int k = 0; k < m->n_out; k++)
+        if (old->out_log[k] != m->out_log[k] ||
+            old->out_shift[k] != m->out_shift[k])
+            return tb_error_set(err, TB_EINVAL, "init",
+                                "output %s is %s in the old model and %s "
+                                "here (log shifts %g, %g); a warm start "
+                                "needs the same output transforms",
+                                m->out_name[k],
+                                old->out_log[k] ? "log" : "affine",
+                                m->out_log[k] ? "log" : "affine",
+                                old->out_shift[k], m->out_shift[k]);
     for (int i = 0; i < m->n_in; i++)
         if (strcmp(old->in[i].name, m->in[i].name) != 0)
             return tb_error_set(err, TB_EINVAL, "init",

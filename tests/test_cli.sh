@@ -415,6 +415,24 @@ echo "== full-batch phase, linear baseline, warm starts, tune"
 expect 0 "Levenberg-Marquardt" "train with a full-batch phase" -- \
     "$tabula" train "$tmp/table.h5" -o "$tmp/lm.h5" --hidden 8,8 \
     --epochs 30 --lbfgs-after 10 --target 0 --probes 0
+expect 0 "Levenberg-Marquardt" "train sine + Fourier, worst-case objective" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/sine.h5" --hidden 8,8 \
+    --epochs 30 --lbfgs-after 10 --target 0 --probes 16 --activation sine \
+    --fourier 4:0.5 --objective worst
+expect 0 "grid" "compare a sine + Fourier model" -- \
+    "$tabula" compare "$tmp/sine.h5" --probes 16
+expect 2 "expected tanh, silu or sine" "train --activation relu" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --activation relu
+expect 2 "--fourier" "train --fourier with a bad scale" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --fourier 8:-1
+expect 2 "expected mse or worst" "train --objective max" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --objective max
+expect 2 "give --lbfgs-after" "train --objective worst without LM" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --objective worst
+expect 2 "no output called 'nosuch'" "train --log-outputs nosuch" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --log-outputs nosuch
+expect 2 "expected auto or none" "train --log-inputs maybe" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --log-inputs maybe
 expect 0 "baseline: multilinear interpolation" "compare --baseline linear" -- \
     "$tabula" compare "$tmp/model.h5" --probes 16 --baseline linear
 "$tabula" compare "$tmp/model.h5" --json --probes 16 --baseline linear \
@@ -434,6 +452,9 @@ expect 0 "starting from" "train --init on a changed table" -- \
 expect 0 "first layers frozen" "train --init --freeze 1" -- \
     "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --init "$tmp/model.h5" \
     --freeze 1 --epochs 5 --probes 0 --target 0
+expect 2 "no --activation or --fourier" "train --init --fourier" -- \
+    "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --init "$tmp/model.h5" \
+    --fourier 4
 expect 2 "--freeze needs --init" "train --freeze alone is refused" -- \
     "$tabula" train "$tmp/table2.h5" -o "$tmp/warm.h5" --freeze 1
 

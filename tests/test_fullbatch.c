@@ -3,7 +3,10 @@
  * the objective's gradient and Jacobian against finite differences, the
  * Levenberg-Marquardt and L-BFGS phases taking a small table's grid max
  * error far below what Adam reaches in the same epochs, and both resuming
- * from a checkpoint bit for bit.
+ * from a checkpoint bit for bit; every activation and the Fourier-feature
+ * encoding in double precision; the worst-case objective lowering the
+ * grid max error against plain least squares, and the log output
+ * transform fitting an output that spans six decades.
  */
 #include "model.h"
 #include "model_int.h"
@@ -41,13 +44,18 @@ static void make_table(void)
         }
 }
 
-static void make_model(tb_model *m, int width)
+static void make_model_act(tb_model *m, int width, int act)
 {
     tb_model_input in[2] = {{"x", 0.0, 1.0, NX}, {"a", 0.0, 1.0, NA}};
     const char *names[2] = {"u", "v"};
     int hidden[2] = {width, width};
 
-    tb_model_init(m, 2, in, 2, names, lo, hi, 2, hidden, TB_ACT_TANH, 3, NULL);
+    tb_model_init(m, 2, in, 2, names, lo, hi, 2, hidden, act, 3, NULL);
+}
+
+static void make_model(tb_model *m, int width)
+{
+    make_model_act(m, width, TB_ACT_TANH);
 }
 
 /* ------------------------------------------------------------------------
@@ -55,23 +63,28 @@ static void make_model(tb_model *m, int width)
  * ------------------------------------------------------------------------ */
 
 /* The objective's gradient, and J^T r from its Jacobian, against central
- * differences of its value, on a few weights of every layer. */
-static void test_derivatives(void)
+ * differences of its value, for one activation, with or without a
+ * 3-frequency Fourier-feature encoding. */
+static void test_derivatives(int act, int fourier)
 {
     tb_model m;
     tbm_layout L;
+    tbm_scale sc;
     tbm_objective o;
-    double xs[NROWS * 2], ys[NROWS * 2], w[NROWS];
+    double *xs, ys[NROWS * 2], w[NROWS];
     double *p, *g, *jac, *res, *d[TBM_MAX_LAYERS];
     double jtr_worst = 0, fd_worst = 0;
     int lines;
 
-    make_model(&m, 6);
+    make_model_act(&m, 6, act);
+    if (fourier)
+        CHECK(tb_model_set_fourier(&m, 3, 1.0, 5, NULL) == 0, "encoding");
     tbm_layout_of(&m, &L);
-    for (int i = 0; i < NROWS * 2; i++) {
-        xs[i] = 2 * table_x[i] - 1;
+    tbm_scale_init(&m, &sc);
+    xs = malloc(NROWS * (size_t)L.width[0] * sizeof(double));
+    tbm_encode64(&m, &sc, table_x, NROWS, xs);
+    for (int i = 0; i < NROWS * 2; i++)
         ys[i] = 0.3 * table_y[i];
-    }
     for (int r = 0; r < NROWS; r++)
         w[r] = 1 + (r % 3);
     CHECK(tbm_objective_open(&o, &L, xs, ys, NROWS, NULL) == TB_OK,
@@ -107,9 +120,11 @@ static void test_derivatives(void)
         fd = (fp - fm) / (2 * h);
         fd_worst = fmax(fd_worst, fabs(fd - g[i]) / fmax(1e-3, fabs(g[i])));
     }
-    CHECK(fd_worst < 1e-5, "gradient matches central differences: %g",
-          fd_worst);
+    CHECK(fd_worst < 1e-5,
+          "activation %d%s: gradient matches central differences: %g", act,
+          fourier ? " + Fourier" : "", fd_worst);
     CHECK(jtr_worst < 1e-12, "2 J^T r / N is the gradient: %g", jtr_worst);
+    free(xs);
 
     for (int l = 0; l < L.n_layers; l++)
         free(d[l]);
@@ -171,34 +186,123 @@ static void test_beats_adam(void)
     tb_model_free(&c);
 }
 
-static void stop_at_57(const tb_train_progress *p, void *data)
+/* The same steps with the worst-case objective: a lower grid max error
+ * (the network is kept small so that it cannot fit every node exactly). */
+static void test_worst_objective(void)
+{
+    tb_train_opts o;
+    tb_model a, b;
+    double mse = 0, worst = 0;
+
+    opts_for(&o, TB_SECOND_LM, 40);
+    o.max_epochs = 160;
+    o.eval_every = 1;
+    make_model(&a, 4);
+    make_model(&b, 4);
+    CHECK(tb_train(&a, table_x, table_y, NROWS, &o, NULL, NULL) > 0,
+          "least squares trains");
+    o.objective = TB_OBJ_WORST;
+    CHECK(tb_train(&b, table_x, table_y, NROWS, &o, NULL, NULL) > 0,
+          "the worst-case objective trains");
+    for (int k = 0; k < 2; k++) {
+        mse = fmax(mse, a.report.grid_max_rel[k]);
+        worst = fmax(worst, b.report.grid_max_rel[k]);
+    }
+    printf("grid max_rel, 2 x 4 network, 40 Adam + 120 LM steps: least "
+           "squares %.3g, worst case %.3g\n",
+           mse, worst);
+    CHECK(worst < 0.7 * mse,
+          "the worst-case objective %g is 30 %% below least squares' %g", worst,
+          mse);
+    o.objective = 2;
+    CHECK(tb_train(&b, table_x, table_y, NROWS, &o, NULL, NULL) == TB_EINVAL,
+          "an unknown objective is refused");
+    tb_model_free(&a);
+    tb_model_free(&b);
+}
+
+/* The worst relative error |yhat / y - 1| of m over the table rows. */
+static double worst_relative(const tb_model *m, const double *x,
+                             const double *y, size_t n)
+{
+    double *yh = malloc(n * sizeof(double)), worst = 0;
+
+    tb_model_predict(m, x, n, yh, NULL);
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(yh[i] / y[i] - 1));
+    free(yh);
+    return worst;
+}
+
+/* y = 10^(-6 x (0.6 + 0.4 a)) spans six decades (1e-6 to 1): the log
+ * transform fits it to a small relative error everywhere; the affine
+ * scaling cannot, its absolute error swamping the small values. */
+static void test_log_transform(void)
+{
+    tb_model_input in[2] = {{"x", 0.0, 1.0, NX}, {"a", 0.0, 1.0, NA}};
+    const char *names[1] = {"c"};
+    double y[NROWS], ylo = INFINITY, yhi = 0, rel[2];
+    int hidden[2] = {8, 8};
+    tb_train_opts o;
+    tb_model m[2];
+
+    for (int r = 0; r < NROWS; r++) {
+        y[r] = pow(10, -6 * table_x[2 * r] * (0.6 + 0.4 * table_x[2 * r + 1]));
+        ylo = fmin(ylo, y[r]);
+        yhi = fmax(yhi, y[r]);
+    }
+    opts_for(&o, TB_SECOND_LM, 40);
+    for (int t = 0; t < 2; t++) {
+        tb_model_init(&m[t], 2, in, 1, names, &ylo, &yhi, 2, hidden,
+                      TB_ACT_TANH, 3, NULL);
+        if (t == 1)
+            CHECK(tb_model_set_output_log(&m[t], 0, 0, NULL) == 0, "log");
+        CHECK(tb_train(&m[t], table_x, y, NROWS, &o, NULL, NULL) > 0, "trains");
+        rel[t] = worst_relative(&m[t], table_x, y, NROWS);
+    }
+    printf("max |yhat / y - 1| over 6 decades: affine %.3g, log %.3g\n", rel[0],
+           rel[1]);
+    CHECK(rel[1] < 1e-2, "the log transform fits to 1 %%: %g", rel[1]);
+    CHECK(rel[0] > 10 * rel[1], "affine scaling cannot: %g", rel[0]);
+    CHECK(m[1].report.grid_max_abs[0] < 1e-2 * (yhi - ylo),
+          "the report stays in user units: max abs %g",
+          m[1].report.grid_max_abs[0]);
+    CHECK(tb_model_set_output_log(&m[0], 0, -2 * ylo, NULL) == TB_EINVAL,
+          "a shift that leaves values below zero is refused");
+    tb_model_free(&m[0]);
+    tb_model_free(&m[1]);
+}
+
+static void stop_at(const tb_train_progress *p, void *data)
 {
     volatile sig_atomic_t *stop = data;
 
-    if (p->epoch == 57)
-        *stop = 1;
+    if (p->epoch == stop[1])
+        stop[0] = 1;
 }
 
 /* Stopped in the full-batch phase and resumed, a run ends as it would
- * have uninterrupted. */
-static void test_resume(int second, const char *dir)
+ * have uninterrupted (with the worst-case objective: stopped after its
+ * weights were renewed a few times). */
+static void test_resume(int second, int objective, const char *dir)
 {
-    volatile sig_atomic_t stop = 0;
+    volatile sig_atomic_t stop[2] = {0, objective ? 77 : 57};
     tb_train_opts o;
     tb_model straight, half, rest;
     char sub[4200];
     int rc;
 
     opts_for(&o, second, 40);
+    o.objective = objective;
     make_model(&straight, 12);
     tb_train(&straight, table_x, table_y, NROWS, &o, NULL, NULL);
 
-    snprintf(sub, sizeof(sub), "%s/resume-%d", dir, second);
+    snprintf(sub, sizeof(sub), "%s/resume-%d-%d", dir, second, objective);
     o.checkpoint_dir = sub;
     o.checkpoint_every = 1e9;
-    o.stop = &stop;
-    o.progress = stop_at_57;
-    o.progress_data = (void *)&stop;
+    o.stop = &stop[0];
+    o.progress = stop_at;
+    o.progress_data = (void *)stop;
     make_model(&half, 12);
     rc = tb_train(&half, table_x, table_y, NROWS, &o, NULL, NULL);
     CHECK(rc == TB_INTERRUPTED, "stops on request: %s", tb_status_name(rc));
@@ -211,8 +315,9 @@ static void test_resume(int second, const char *dir)
     CHECK(rest.n_params == straight.n_params &&
               memcmp(rest.params, straight.params,
                      rest.n_params * sizeof(float)) == 0,
-          "optimiser %d: resumed weights equal straight ones bit for bit",
-          second);
+          "optimiser %d, objective %d: resumed weights equal straight ones "
+          "bit for bit",
+          second, objective);
     CHECK(memcmp(&rest.report, &straight.report, sizeof(rest.report)) == 0,
           "and the same report");
     tb_model_free(&straight);
@@ -226,9 +331,16 @@ int main(void)
 
     tb_model_set_threads(1);
     make_table();
-    test_derivatives();
+    for (int act = TB_ACT_TANH; act <= TB_ACT_SINE; act++) {
+        test_derivatives(act, 0);
+        test_derivatives(act, 1);
+    }
     test_beats_adam();
-    test_resume(TB_SECOND_LM, dir);
-    test_resume(TB_SECOND_LBFGS, dir);
+    test_worst_objective();
+    test_log_transform();
+    test_resume(TB_SECOND_LM, TB_OBJ_MSE, dir);
+    test_resume(TB_SECOND_LBFGS, TB_OBJ_MSE, dir);
+    test_resume(TB_SECOND_LM, TB_OBJ_WORST, dir);
+    test_resume(TB_SECOND_LBFGS, TB_OBJ_WORST, dir);
     return tu_finish("fullbatch");
 }

@@ -1,7 +1,8 @@
 /*
- * test_model.c - the network's pieces: tanh, the backward pass against
- * finite differences, prediction in any batch size, the domain check, and
- * the model file (round trip, damaged and foreign files).
+ * test_model.c - the network's pieces: tanh, sine and cosine, the backward
+ * pass against finite differences for every activation, prediction in any
+ * batch size, the domain check, and the model file (round trip, damaged
+ * and foreign files).
  */
 #include "model.h"
 #include "model_int.h"
@@ -63,17 +64,47 @@ static void test_tanh(void)
           "tbm_tanh keeps small arguments: %.9g", tbm_tanh(1e-6f));
 }
 
+static void test_sincos(void)
+{
+    double ws = 0, wc = 0, at_s = 0, at_c = 0;
+
+    for (int i = -500000; i <= 500000; i++) {
+        float x = (float)i * 2e-4f;
+        double es = fabs((double)tbm_sinf(x) - sin((double)x));
+        double ec = fabs((double)tbm_cosf(x) - cos((double)x));
+
+        if (es > ws) {
+            ws = es;
+            at_s = x;
+        }
+        if (ec > wc) {
+            wc = ec;
+            at_c = x;
+        }
+    }
+    CHECK(ws < 1e-6, "tbm_sinf: max abs error %.3g at %g", ws, at_s);
+    CHECK(wc < 1e-6, "tbm_cosf: max abs error %.3g at %g", wc, at_c);
+    CHECK(tbm_sinf(0.0f) == 0.0f && tbm_cosf(0.0f) == 1.0f,
+          "sin(0) = 0, cos(0) = 1");
+    CHECK(isfinite(tbm_sinf(1e30f)) && fabsf(tbm_sinf(-1e30f)) <= 1.0f,
+          "huge arguments stay finite and bounded");
+    CHECK(fabs(tbm_silu(2.0f) - 2.0 / (1.0 + exp(-2.0))) < 1e-6 &&
+              fabs(tbm_silu(-3.0f) + 3.0 / (1.0 + exp(3.0))) < 1e-6,
+          "tbm_silu: %g, %g", tbm_silu(2.0f), tbm_silu(-3.0f));
+}
+
 /* ------------------------------------------------------------------------
  * Gradient check
  * ------------------------------------------------------------------------ */
 
 #define GC_ROWS 7
+#define GC_IN   9 /* the widest first layer tried: 1 input, 4 frequencies */
 
 struct gc {
     tbm_layout L;
     float *p, *grad, *delta, *tmp;
-    float *act[TBM_MAX_LAYERS + 1];
-    float x[GC_ROWS * 3], y[GC_ROWS * 2];
+    float *act[TBM_MAX_LAYERS + 1], *pre[TBM_MAX_LAYERS + 1];
+    float x[GC_ROWS * GC_IN], y[GC_ROWS * 2];
 };
 
 /* The mean squared error of the network at p, in double. */
@@ -83,8 +114,8 @@ static double gc_loss(struct gc *g)
     double sum = 0;
     int k = GC_ROWS * 2;
 
-    memcpy(g->act[0], g->x, sizeof(g->x));
-    tbm_forward(&g->L, g->p, GC_ROWS, g->act);
+    memcpy(g->act[0], g->x, GC_ROWS * (size_t)g->L.width[0] * sizeof(float));
+    tbm_forward(&g->L, g->p, GC_ROWS, g->act, g->pre);
     for (int i = 0; i < k; i++)
         sum += ((double)out[i] - g->y[i]) * ((double)out[i] - g->y[i]);
     return sum / k;
@@ -99,7 +130,8 @@ static void gc_backward(struct gc *g)
     gc_loss(g);
     for (int i = 0; i < k; i++)
         g->delta[i] = 2.0f * (out[i] - g->y[i]) / (float)k;
-    tbm_backward(&g->L, g->p, GC_ROWS, g->act, g->delta, g->tmp, g->grad);
+    tbm_backward(&g->L, g->p, GC_ROWS, g->act, g->pre, g->delta, g->tmp,
+                 g->grad);
 }
 
 /*
@@ -135,7 +167,32 @@ static int gc_compare(struct gc *g, const float *grad, double *worst)
     return bad;
 }
 
-static void test_gradient(void)
+static const char *const act_names[] = {"tanh", "silu", "sine"};
+
+/* The first layer's inputs: 3 random inputs, or (fourier) one input in
+ * [-1, 1] through a 4-frequency encoding of a real model. */
+static void gc_inputs(struct gc *g, int fourier, tbm_rng *r)
+{
+    tb_model m;
+    tbm_scale sc;
+    double x[GC_ROWS];
+
+    if (!fourier) {
+        for (int i = 0; i < GC_ROWS * 3; i++)
+            g->x[i] = 2.0f * tbm_rng_float(r) - 1.0f;
+        return;
+    }
+    make_model(&m, 1, (int[]){4}, 1);
+    m.n_in = 1;
+    CHECK(tb_model_set_fourier(&m, 4, 1.5, 3, NULL) == 0, "encoding");
+    tbm_scale_init(&m, &sc);
+    for (int i = 0; i < GC_ROWS; i++)
+        x[i] = tbm_rng_float(r);
+    tbm_encode(&m, &sc, x, GC_ROWS, g->x);
+    tb_model_free(&m);
+}
+
+static void test_gradient(int act, int fourier)
 {
     int hidden[2] = {5, 4};
     struct gc g;
@@ -146,15 +203,19 @@ static void test_gradient(void)
     tbm_rng r;
 
     memset(&g, 0, sizeof(g));
-    CHECK(tbm_layout_init(&g.L, 3, 2, 2, hidden, NULL) == 0, "layout");
-    mem = calloc(3 * g.L.n_params + 6 * GC_ROWS * 8, sizeof(float));
+    CHECK(tbm_layout_init(&g.L, fourier ? GC_IN : 3, 2, 2, hidden, NULL) == 0,
+          "layout");
+    g.L.act = act;
+    mem = calloc(3 * g.L.n_params + 10 * GC_ROWS * GC_IN, sizeof(float));
     g.p = mem;
     g.grad = g.p + g.L.n_params;
     wrong = g.grad + g.L.n_params;
     g.delta = wrong + g.L.n_params;
-    g.tmp = g.delta + GC_ROWS * 8;
-    for (int l = 0; l <= g.L.n_layers; l++)
-        g.act[l] = g.tmp + GC_ROWS * 8 * (size_t)(l + 1);
+    g.tmp = g.delta + GC_ROWS * GC_IN;
+    for (int l = 0; l <= g.L.n_layers; l++) {
+        g.act[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 1);
+        g.pre[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 5);
+    }
 
     /* Random weights with non-zero biases, so every term matters. */
     tbm_init_params(&g.L, g.p, 42);
@@ -162,17 +223,17 @@ static void test_gradient(void)
     for (int l = 0; l < g.L.n_layers; l++)
         for (int j = 0; j < g.L.width[l + 1]; j++)
             g.p[g.L.b_off[l] + (size_t)j] = tbm_rng_float(&r) - 0.5f;
-    for (int i = 0; i < GC_ROWS * 3; i++)
-        g.x[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
+    gc_inputs(&g, fourier, &r);
     for (int i = 0; i < GC_ROWS * 2; i++)
         g.y[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
 
     gc_backward(&g);
     bad = gc_compare(&g, g.grad, &worst);
     CHECK(bad == 0,
-          "backward agrees with finite differences on all %zu parameters "
-          "(%d disagree; worst at %.2f of tolerance)",
-          g.L.n_params, bad, worst);
+          "%s%s: backward agrees with finite differences on all %zu "
+          "parameters (%d disagree; worst at %.2f of tolerance)",
+          act_names[act], fourier ? " + Fourier" : "", g.L.n_params, bad,
+          worst);
 
     /* The check must be able to fail: spoil one gradient by 5 %. */
     memcpy(wrong, g.grad, g.L.n_params * sizeof(float));
@@ -405,6 +466,155 @@ static void test_round_trip(const char *dir)
     free(yb);
 }
 
+/* Replace root attribute name of the file at path by a string or an int
+ * (value NULL: just delete it). */
+static void poke_attr(const char *path, const char *name, const char *value,
+                      int num)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), t, sp, a;
+
+    H5Adelete(f, name);
+    sp = H5Screate(H5S_SCALAR);
+    if (value) {
+        t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, strlen(value) + 1);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, value);
+        H5Aclose(a);
+        H5Tclose(t);
+    } else if (num >= 0) {
+        a = H5Acreate2(f, name, H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_INT, &num);
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Fclose(f);
+}
+
+/* Save m, load it back into b; 1 when both worked. */
+static int save_load(const tb_model *m, const char *path, tb_model *b)
+{
+    tb_error err;
+
+    tb_error_clear(&err);
+    if (tb_model_save(m, path, &err) != 0 ||
+        tb_model_load(path, b, &err) != 0) {
+        printf("save/load %s: %s\n", path, err.text);
+        return 0;
+    }
+    return 1;
+}
+
+/* Activation, encoding and output transforms survive a round trip, and
+ * predictions stay bit-identical. */
+static void test_round_trip_v2(const char *dir)
+{
+    tb_model_input in[2] = {{"x", 0.5, 1.5, 17}, {"a", -2.0, 3.0, 9}};
+    const char *names[2] = {"u", "v"};
+    double lo[2] = {-1.0, 5.0}, hi[2] = {1.0, 5.0};
+    int hidden[2] = {6, 5};
+    double *x = domain_points(100), ya[200], yb[200];
+    char path[4200];
+    tb_model a, b;
+
+    CHECK(tb_model_init(&a, 2, in, 2, names, lo, hi, 2, hidden, TB_ACT_SILU, 8,
+                        NULL) == 0,
+          "a SiLU model");
+    CHECK(tb_model_set_fourier(&a, 5, 2.0, 8, NULL) == 0, "5 frequencies");
+    CHECK(a.n_params == (size_t)(12 * 6 + 6 + 6 * 5 + 5 + 5 * 2 + 2),
+          "the first layer sees 2 + 2 x 5 features: %zu weights", a.n_params);
+    for (int i = 0; i < 100; i++)
+        x[2 * i] += 0.5;
+    CHECK(tb_model_set_input_log(&a, 0, NULL) == 0 &&
+              tb_model_set_input_log(&a, 1, NULL) == TB_EINVAL,
+          "x is scaled in log units; a, which reaches 0, cannot be");
+    CHECK(tb_model_set_output_log(&a, 0, 2.0, NULL) == 0 &&
+              tb_model_set_output_log(&a, 1, 0.0, NULL) == 0,
+          "log outputs");
+    snprintf(path, sizeof(path), "%s/v2.h5", dir);
+    CHECK(save_load(&a, path, &b), "saved and loaded");
+    tb_model_predict(&a, x, 100, ya, NULL);
+    tb_model_predict(&b, x, 100, yb, NULL);
+    CHECK(memcmp(ya, yb, sizeof(ya)) == 0, "predictions bit-identical");
+    CHECK(b.activation == TB_ACT_SILU && b.n_fourier == 5 &&
+              b.fourier_scale == 2.0 &&
+              memcmp(a.fourier_b, b.fourier_b, 10 * sizeof(double)) == 0,
+          "activation and encoding kept");
+    CHECK(b.in_log[0] && !b.in_log[1] && b.out_log[0] && b.out_log[1] &&
+              b.out_shift[0] == 2.0 && b.out_shift[1] == 0.0,
+          "output transforms kept");
+    for (int i = 0; i < 100; i++)
+        if (!(ya[2 * i] > -2.0))
+            CHECK(0, "a log output shifted by 2 stays above -2: %g", ya[2 * i]);
+    tb_model_free(&b);
+
+    /* Sine round-trips too. */
+    tb_model_free(&a);
+    CHECK(tb_model_init(&a, 2, in, 2, names, lo, hi, 2, hidden, TB_ACT_SINE, 8,
+                        NULL) == 0 &&
+              save_load(&a, path, &b) && b.activation == TB_ACT_SINE,
+          "a sine model round-trips");
+    tb_model_free(&b);
+    tb_model_free(&a);
+    free(x);
+}
+
+/* Save a, change one attribute, and check that loading is refused with
+ * a message containing why. */
+static void refused_after(const tb_model *a, const char *path, const char *name,
+                          const char *value, int num, const char *why)
+{
+    tb_model b;
+    tb_error err;
+
+    tb_model_save(a, path, NULL);
+    poke_attr(path, name, value, num);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == TB_EFORMAT && strstr(err.text, why),
+          "%s changed: refused with '%s': %s", name, why, err.text);
+}
+
+/* Unknown values are refused naming them; a version 1 file loads. */
+static void test_versions(const char *dir)
+{
+    char path[4200];
+    double *x = domain_points(50), ya[100], yb[100];
+    int hidden[1] = {7};
+    tb_model a, b;
+    tb_error err;
+
+    snprintf(path, sizeof(path), "%s/poked.h5", dir);
+    CHECK(make_model(&a, 1, hidden, 3) == 0 &&
+              tb_model_save(&a, path, NULL) == 0,
+          "saved");
+    refused_after(&a, path, "activation", "relu", 0,
+                  "unknown activation 'relu'");
+    refused_after(&a, path, "n_fourier", NULL, 100000, "n_fourier is 100000");
+    refused_after(&a, path, "format_version", NULL, 3, "format version 3");
+    refused_after(&a, path, "fourier_scale", "wide", 0, "fourier_scale");
+
+    /* Version 1: no transforms, no encoding attributes at all. */
+    tb_model_save(&a, path, NULL);
+    poke_attr(path, "format_version", NULL, 1);
+    poke_attr(path, "output_transform", NULL, -1);
+    poke_attr(path, "input_transform", NULL, -1);
+    poke_attr(path, "output_shift", NULL, -1);
+    poke_attr(path, "n_fourier", NULL, -1);
+    poke_attr(path, "fourier_scale", NULL, -1);
+    tb_error_clear(&err);
+    CHECK(tb_model_load(path, &b, &err) == 0, "a version 1 file loads: %s",
+          err.text);
+    tb_model_predict(&a, x, 50, ya, NULL);
+    tb_model_predict(&b, x, 50, yb, NULL);
+    CHECK(b.activation == TB_ACT_TANH && b.n_fourier == 0 && !b.out_log[0] &&
+              memcmp(ya, yb, sizeof(ya)) == 0,
+          "as tanh, no encoding, affine outputs");
+    tb_model_free(&b);
+    tb_model_free(&a);
+    free(x);
+}
+
 /* Copy the first bytes of src to dst. */
 static void copy_prefix(const char *src, const char *dst, long bytes)
 {
@@ -467,12 +677,18 @@ int main(void)
 
     tb_model_set_threads(1);
     test_tanh();
-    test_gradient();
+    test_sincos();
+    for (int act = TB_ACT_TANH; act <= TB_ACT_SINE; act++) {
+        test_gradient(act, 0);
+        test_gradient(act, 1);
+    }
     test_init();
     test_predict_batch();
     test_domain();
     test_errors_and_attrs();
     test_round_trip(dir);
     test_bad_files(dir);
+    test_round_trip_v2(dir);
+    test_versions(dir);
     return tu_finish("model");
 }

@@ -112,6 +112,41 @@ static void test_refused(const tb_model *old, const table *b)
     tb_model_free(&m);
 }
 
+/* A Fourier encoding, or output transforms that differ, are refused with
+ * a reason; the same log transform on both sides carries the function. */
+static void test_transforms(const table *a, const table *b)
+{
+    tb_model old, m;
+    double x[2] = {0.3, 0.4}, ya, yb;
+    tb_error err;
+
+    make_model(&old, a, 12);
+    make_model(&m, b, 12);
+    tb_model_set_fourier(&m, 4, 1.0, 1, NULL);
+    tb_error_clear(&err);
+    CHECK(tb_model_warm_start(&m, &old, &err) == TB_EINVAL &&
+              strstr(err.text, "Fourier"),
+          "a Fourier encoding is refused: %s", err.text);
+    tb_model_free(&m);
+
+    make_model(&m, b, 12);
+    tb_model_set_output_log(&m, 0, 1.0 - b->lo, NULL);
+    tb_error_clear(&err);
+    CHECK(tb_model_warm_start(&m, &old, &err) == TB_EINVAL &&
+              strstr(err.text, "same output transforms"),
+          "a log output against an affine one is refused: %s", err.text);
+
+    tb_model_set_output_log(&old, 0, 1.0 - b->lo, NULL);
+    CHECK(tb_model_warm_start(&m, &old, &err) == TB_OK,
+          "the same log transform is accepted: %s", err.text);
+    tb_model_predict(&old, x, 1, &ya, NULL);
+    tb_model_predict(&m, x, 1, &yb, NULL);
+    CHECK(fabs(ya - yb) < 1e-5 * fabs(ya) + 1e-6,
+          "and keeps the function: %g against %g", yb, ya);
+    tb_model_free(&m);
+    tb_model_free(&old);
+}
+
 /* Warm beats cold on the changed table; frozen layers do not move. */
 static void test_fewer_epochs(const tb_model *old, const table *b)
 {
@@ -158,6 +193,7 @@ int main(void)
 
     test_same_function(&old, &b);
     test_refused(&old, &b);
+    test_transforms(&a, &b);
     test_fewer_epochs(&old, &b);
     tb_model_free(&old);
     return tu_finish("warm");
