@@ -10,12 +10,18 @@
 #include <cblas.h>
 #include <string.h>
 
-/* On x86-64, build the hottest loop twice, for AVX2 and for the baseline,
- * and pick one at load time.  Neither copy uses FMA, so both give the same
- * bits. */
+/* On x86-64, build the element-wise loops twice, for AVX2 with FMA (x86-64
+ * level 3) and for the baseline, and pick one at load time.  The copies
+ * may differ in the last bit (FMA rounds once); both meet tbm_tanh's
+ * bound, and one machine always runs the same copy. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ < 11)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES                                                          \
+    __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 #endif
 #endif
 #ifndef VECTOR_CLONES
@@ -182,50 +188,109 @@ void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed)
  * Forward pass
  * ------------------------------------------------------------------------ */
 
-/* z = tanh(z + b) over rows x w, in one pass. */
-VECTOR_CLONES static void bias_tanh(float *restrict z, const float *restrict b,
-                                    int rows, int w)
+#define SMALL_IN  4    /* layers with at most this many inputs, */
+#define SMALL_OUT 1024 /* and at most this many outputs, skip sgemm */
+
+/* z = tanh(z) over n values: the hidden layers' activation. */
+VECTOR_CLONES static void act_forward(float *restrict z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        z[i] = tbm_tanh(z[i]);
+}
+
+/* Every row of z (rows x w) set to b, for a product to add into with
+ * beta = 1: OpenBLAS's own pass for beta = 0 costs three times as much. */
+static void bias_rows(float *restrict z, const float *restrict b, int rows,
+                      int w)
+{
+    for (int r = 0; r < rows; r++)
+        memcpy(z + (size_t)r * (size_t)w, b, (size_t)w * sizeof(float));
+}
+
+/* z = x W^T + b for a layer of `in` <= SMALL_IN inputs, in one pass over
+ * rows with W transposed into wt (in x out).  With so few inputs sgemm's
+ * packing and its pass over z cost five times this loop. */
+static inline void small_rows(const float *restrict x, const float *restrict wt,
+                              const float *restrict b, int rows, int in,
+                              int out, float *restrict z)
 {
     for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * (size_t)w;
+        const float *xr = x + (size_t)r * (size_t)in;
+        float *zr = z + (size_t)r * (size_t)out;
 
-        for (int j = 0; j < w; j++)
-            zr[j] = tbm_tanh(zr[j] + b[j]);
+        for (int j = 0; j < out; j++) {
+            float acc = b[j];
+
+            for (int i = 0; i < in; i++)
+                acc += xr[i] * wt[(size_t)i * (size_t)out + (size_t)j];
+            zr[j] = acc;
+        }
     }
 }
 
-/* z = z + b over rows x w. */
-static void bias_add(float *restrict z, const float *restrict b, int rows,
-                     int w)
+/* small_rows with the input count a constant, so that its inner loop
+ * unrolls and the loop over outputs vectorises. */
+VECTOR_CLONES static void small_layer(const float *restrict x,
+                                      const float *restrict w,
+                                      const float *restrict b, int rows, int in,
+                                      int out, float *restrict z)
 {
-    for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * (size_t)w;
+    float wt[SMALL_IN * SMALL_OUT];
 
-        for (int j = 0; j < w; j++)
-            zr[j] += b[j];
+    for (int j = 0; j < out; j++)
+        for (int i = 0; i < in; i++)
+            wt[i * out + j] = w[j * in + i];
+    switch (in) {
+    case 1:
+        small_rows(x, wt, b, rows, 1, out, z);
+        break;
+    case 2:
+        small_rows(x, wt, b, rows, 2, out, z);
+        break;
+    case 3:
+        small_rows(x, wt, b, rows, 3, out, z);
+        break;
+    default:
+        small_rows(x, wt, b, rows, SMALL_IN, out, z);
+        break;
     }
 }
 
-/* Layer by layer: one sgemm (sgemv for a single row), then bias and
- * activation in one pass. */
+/* act[l + 1] = act[l] W^T + b for layer l, rows x out. */
+static void layer_product(const tbm_layout *L, const float *p, int l, int rows,
+                          const float *x, float *z)
+{
+    int in = L->width[l], out = L->width[l + 1];
+    const float *w = p + L->w_off[l], *b = p + L->b_off[l];
+
+    if (in <= SMALL_IN && out <= SMALL_OUT) {
+        small_layer(x, w, b, rows, in, out, z);
+        return;
+    }
+
+    /* One row, or one output, is a matrix-vector product: sgemm would
+     * pack for nothing. */
+    bias_rows(z, b, rows, out);
+    if (rows == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1,
+                    1.0f, z, 1);
+    else if (out == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, in, 1.0f, x, in, w, 1,
+                    1.0f, z, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in,
+                    1.0f, x, in, w, in, 1.0f, z, out);
+}
+
+/* Layer by layer: the product with its bias, then the activation in
+ * place (none after the output layer). */
 void tbm_forward(const tbm_layout *L, const float *p, int rows,
                  float *const *act)
 {
     for (int l = 0; l < L->n_layers; l++) {
-        int in = L->width[l], out = L->width[l + 1];
-
-        /* act[l + 1] = act[l] W^T, rows x out. */
-        if (rows == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f,
-                        p + L->w_off[l], in, act[l], 1, 0.0f, act[l + 1], 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in,
-                        1.0f, act[l], in, p + L->w_off[l], in, 0.0f, act[l + 1],
-                        out);
+        layer_product(L, p, l, rows, act[l], act[l + 1]);
         if (l + 1 < L->n_layers)
-            bias_tanh(act[l + 1], p + L->b_off[l], rows, out);
-        else
-            bias_add(act[l + 1], p + L->b_off[l], rows, out);
+            act_forward(act[l + 1], (size_t)rows * (size_t)L->width[l + 1]);
     }
 }
 
@@ -248,8 +313,8 @@ static void column_sums(const float *restrict d, int rows, int w,
 
 /* d *= 1 - h^2, tanh's derivative from its output h, and gb = the column
  * sums of the result, in one pass. */
-static void tanh_back(float *restrict d, const float *restrict h, int rows,
-                      int w, float *restrict gb)
+VECTOR_CLONES static void tanh_back(float *restrict d, const float *restrict h,
+                                    int rows, int w, float *restrict gb)
 {
     memset(gb, 0, (size_t)w * sizeof(float));
     for (int r = 0; r < rows; r++) {
