@@ -61,6 +61,42 @@ static void test_tanh(void)
     CHECK(tbm_tanh(0.0f) == 0.0f, "tbm_tanh(0) = %g", tbm_tanh(0.0f));
     CHECK(fabs(tbm_tanh(1e-6f) - 1e-6) < 1e-12,
           "tbm_tanh keeps small arguments: %.9g", tbm_tanh(1e-6f));
+    CHECK(isnan(tbm_tanh(NAN)), "tbm_tanh(NaN) is NaN");
+}
+
+/* The same sweep through the forward pass, whose activation loop is built
+ * for several instruction sets (one may fuse multiply-adds): a 1-1-1
+ * network with unit weights and zero biases outputs tanh(x) exactly. */
+static void test_tanh_forward(void)
+{
+    int hidden[1] = {1}, n = 400003;
+    float p[4] = {1, 0, 1, 0};
+    float *buf = malloc(3 * (size_t)n * sizeof(float));
+    float *act[3] = {buf, buf + n, buf + 2 * (size_t)n};
+    double worst = 0, at = 0;
+    tbm_layout L;
+
+    CHECK(tbm_layout_init(&L, 1, 1, 1, hidden, NULL) == 0 && L.n_params == 4,
+          "1-1-1 layout");
+    for (int i = 0; i < n - 3; i++)
+        buf[i] = (float)(i - 200000) * 6e-5f;
+    buf[n - 3] = 30.0f;
+    buf[n - 2] = -30.0f;
+    buf[n - 1] = NAN;
+    tbm_forward(&L, p, n, act);
+    for (int i = 0; i < n - 3; i++) {
+        double e = fabs((double)act[2][i] - tanh((double)buf[i]));
+
+        if (e > worst) {
+            worst = e;
+            at = buf[i];
+        }
+    }
+    CHECK(worst < 2e-7, "forward tanh: max abs error %.3g at %g", worst, at);
+    CHECK(act[2][n - 3] == 1.0f && act[2][n - 2] == -1.0f,
+          "forward tanh saturates to +-1");
+    CHECK(isnan(act[2][n - 1]), "forward tanh keeps NaN");
+    free(buf);
 }
 
 /* ------------------------------------------------------------------------
@@ -69,11 +105,13 @@ static void test_tanh(void)
 
 #define GC_ROWS 7
 
+#define GC_WIDE 8 /* widest layer of the shapes checked */
+
 struct gc {
     tbm_layout L;
     float *p, *grad, *delta, *tmp;
     float *act[TBM_MAX_LAYERS + 1];
-    float x[GC_ROWS * 3], y[GC_ROWS * 2];
+    float x[GC_ROWS * GC_WIDE], y[GC_ROWS * GC_WIDE];
 };
 
 /* The mean squared error of the network at p, in double. */
@@ -81,9 +119,9 @@ static double gc_loss(struct gc *g)
 {
     const float *out = g->act[g->L.n_layers];
     double sum = 0;
-    int k = GC_ROWS * 2;
+    int k = GC_ROWS * g->L.width[g->L.n_layers];
 
-    memcpy(g->act[0], g->x, sizeof(g->x));
+    memcpy(g->act[0], g->x, GC_ROWS * (size_t)g->L.width[0] * sizeof(float));
     tbm_forward(&g->L, g->p, GC_ROWS, g->act);
     for (int i = 0; i < k; i++)
         sum += ((double)out[i] - g->y[i]) * ((double)out[i] - g->y[i]);
@@ -94,7 +132,7 @@ static double gc_loss(struct gc *g)
 static void gc_backward(struct gc *g)
 {
     const float *out = g->act[g->L.n_layers];
-    int k = GC_ROWS * 2;
+    int k = GC_ROWS * g->L.width[g->L.n_layers];
 
     gc_loss(g);
     for (int i = 0; i < k; i++)
@@ -135,9 +173,14 @@ static int gc_compare(struct gc *g, const float *grad, double *worst)
     return bad;
 }
 
-static void test_gradient(void)
+/*
+ * The gradient check on one shape.  The shapes cover each way a layer is
+ * computed: few inputs (a loop of our own), one output (sgemv and sger),
+ * and sgemm.  spoil: also show that the check catches a wrong gradient.
+ */
+static void gradient_case(int n_in, int n_hidden, const int *hidden, int n_out,
+                          int spoil)
 {
-    int hidden[2] = {5, 4};
     struct gc g;
     float *mem, *wrong;
     double worst;
@@ -146,15 +189,19 @@ static void test_gradient(void)
     tbm_rng r;
 
     memset(&g, 0, sizeof(g));
-    CHECK(tbm_layout_init(&g.L, 3, 2, 2, hidden, NULL) == 0, "layout");
-    mem = calloc(3 * g.L.n_params + 6 * GC_ROWS * 8, sizeof(float));
+    CHECK(tbm_layout_init(&g.L, n_in, n_out, n_hidden, hidden, NULL) == 0 &&
+              g.L.max_width <= GC_WIDE,
+          "layout %d-...-%d", n_in, n_out);
+    mem = calloc(3 * g.L.n_params +
+                     (size_t)(g.L.n_layers + 3) * GC_ROWS * GC_WIDE,
+                 sizeof(float));
     g.p = mem;
     g.grad = g.p + g.L.n_params;
     wrong = g.grad + g.L.n_params;
     g.delta = wrong + g.L.n_params;
-    g.tmp = g.delta + GC_ROWS * 8;
+    g.tmp = g.delta + GC_ROWS * GC_WIDE;
     for (int l = 0; l <= g.L.n_layers; l++)
-        g.act[l] = g.tmp + GC_ROWS * 8 * (size_t)(l + 1);
+        g.act[l] = g.tmp + GC_ROWS * GC_WIDE * (size_t)(l + 1);
 
     /* Random weights with non-zero biases, so every term matters. */
     tbm_init_params(&g.L, g.p, 42);
@@ -162,17 +209,21 @@ static void test_gradient(void)
     for (int l = 0; l < g.L.n_layers; l++)
         for (int j = 0; j < g.L.width[l + 1]; j++)
             g.p[g.L.b_off[l] + (size_t)j] = tbm_rng_float(&r) - 0.5f;
-    for (int i = 0; i < GC_ROWS * 3; i++)
+    for (int i = 0; i < GC_ROWS * n_in; i++)
         g.x[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
-    for (int i = 0; i < GC_ROWS * 2; i++)
+    for (int i = 0; i < GC_ROWS * n_out; i++)
         g.y[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
 
     gc_backward(&g);
     bad = gc_compare(&g, g.grad, &worst);
     CHECK(bad == 0,
-          "backward agrees with finite differences on all %zu parameters "
-          "(%d disagree; worst at %.2f of tolerance)",
-          g.L.n_params, bad, worst);
+          "%d-...-%d: backward agrees with finite differences on all %zu "
+          "parameters (%d disagree; worst at %.2f of tolerance)",
+          n_in, n_out, g.L.n_params, bad, worst);
+    if (!spoil) {
+        free(mem);
+        return;
+    }
 
     /* The check must be able to fail: spoil one gradient by 5 %. */
     memcpy(wrong, g.grad, g.L.n_params * sizeof(float));
@@ -184,6 +235,16 @@ static void test_gradient(void)
     CHECK(bad == 1, "a 5 %% error in one gradient (%g) is caught: %d flagged",
           (double)g.grad[big], bad);
     free(mem);
+}
+
+static void test_gradient(void)
+{
+    int h54[2] = {5, 4}, h6[1] = {6}, h33[2] = {3, 3}, h5[1] = {5};
+
+    gradient_case(3, 2, h54, 2, 1);
+    gradient_case(4, 1, h6, 1, 0);
+    gradient_case(1, 2, h33, 1, 0);
+    gradient_case(6, 1, h5, 3, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -467,6 +528,7 @@ int main(void)
 
     tb_model_set_threads(1);
     test_tanh();
+    test_tanh_forward();
     test_gradient();
     test_init();
     test_predict_batch();
