@@ -1,10 +1,11 @@
 /*
  * mlp.c - the multilayer perceptron itself: where each parameter lives, the
- * seeded initialisation, and the batched forward and backward passes.  All
- * matrix work goes through cblas_sgemm; the only loops of our own are the
- * element-wise passes that add biases and apply or differentiate the
- * activation (tanh, SiLU or sine: one function per direction switches on
- * it).
+ * seeded initialisation, and the batched forward and backward passes.
+ * Matrix work goes through OpenBLAS (sgemm, and sgemv or sger where a side
+ * is one wide), except for layers of at most SMALL_IN inputs, where a loop
+ * of our own is five times faster than sgemm; the other loops of our own
+ * are the element-wise passes that apply or differentiate the activation
+ * (tanh, SiLU or sine: one function per direction switches on it).
  */
 #include "model_int.h"
 
@@ -12,12 +13,18 @@
 #include <cblas.h>
 #include <string.h>
 
-/* On x86-64, build the hottest loop twice, for AVX2 and for the baseline,
- * and pick one at load time.  Neither copy uses FMA, so both give the same
- * bits. */
+/* On x86-64, build the element-wise loops twice, for AVX2 with FMA (x86-64
+ * level 3) and for the baseline, and pick one at load time.  The copies
+ * may differ in the last bit (FMA rounds once); both meet tbm_tanh's
+ * bound, and one machine always runs the same copy. */
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ < 11)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES                                                          \
+    __attribute__((target_clones("arch=x86-64-v3", "default")))
+#endif
 #endif
 #endif
 #ifndef VECTOR_CLONES
@@ -220,27 +227,71 @@ void tbm_init_params(const tbm_layout *L, float *p, uint64_t seed)
  * Forward pass
  * ------------------------------------------------------------------------ */
 
-/* z = tanh(z + b) over rows x w, in one pass. */
-VECTOR_CLONES static void bias_tanh(float *restrict z, const float *restrict b,
-                                    int rows, int w)
+#define SMALL_IN  4    /* layers with at most this many inputs, */
+#define SMALL_OUT 1024 /* and at most this many outputs, skip sgemm */
+
+/* z = tanh(z) over n values. */
+VECTOR_CLONES static void tanh_all(float *restrict z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        z[i] = tbm_tanh(z[i]);
+}
+
+/* Every row of z (rows x w) set to b, for a product to add into with
+ * beta = 1: OpenBLAS's own pass for beta = 0 costs three times as much. */
+static void bias_rows(float *restrict z, const float *restrict b, int rows,
+                      int w)
+{
+    for (int r = 0; r < rows; r++)
+        memcpy(z + (size_t)r * (size_t)w, b, (size_t)w * sizeof(float));
+}
+
+/* z = x W^T + b for a layer of `in` <= SMALL_IN inputs, in one pass over
+ * rows with W transposed into wt (in x out).  With so few inputs sgemm's
+ * packing and its pass over z cost five times this loop. */
+static inline void small_rows(const float *restrict x, const float *restrict wt,
+                              const float *restrict b, int rows, int in,
+                              int out, float *restrict z)
 {
     for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * (size_t)w;
+        const float *xr = x + (size_t)r * (size_t)in;
+        float *zr = z + (size_t)r * (size_t)out;
 
-        for (int j = 0; j < w; j++)
-            zr[j] = tbm_tanh(zr[j] + b[j]);
+        for (int j = 0; j < out; j++) {
+            float acc = b[j];
+
+            for (int i = 0; i < in; i++)
+                acc += xr[i] * wt[(size_t)i * (size_t)out + (size_t)j];
+            zr[j] = acc;
+        }
     }
 }
 
-/* z = z + b over rows x w. */
-static void bias_add(float *restrict z, const float *restrict b, int rows,
-                     int w)
+/* small_rows with the input count a constant, so that its inner loop
+ * unrolls and the loop over outputs vectorises. */
+VECTOR_CLONES static void small_layer(const float *restrict x,
+                                      const float *restrict w,
+                                      const float *restrict b, int rows, int in,
+                                      int out, float *restrict z)
 {
-    for (int r = 0; r < rows; r++) {
-        float *zr = z + (size_t)r * (size_t)w;
+    float wt[SMALL_IN * SMALL_OUT];
 
-        for (int j = 0; j < w; j++)
-            zr[j] += b[j];
+    for (int j = 0; j < out; j++)
+        for (int i = 0; i < in; i++)
+            wt[i * out + j] = w[j * in + i];
+    switch (in) {
+    case 1:
+        small_rows(x, wt, b, rows, 1, out, z);
+        break;
+    case 2:
+        small_rows(x, wt, b, rows, 2, out, z);
+        break;
+    case 3:
+        small_rows(x, wt, b, rows, 3, out, z);
+        break;
+    default:
+        small_rows(x, wt, b, rows, SMALL_IN, out, z);
+        break;
     }
 }
 
@@ -258,18 +309,14 @@ VECTOR_CLONES static void sin_all(float *restrict z, size_t n)
         z[i] = tbm_sinf(z[i]);
 }
 
-/* A hidden layer's bias and activation over rows x w: tanh in one fused
- * pass; SiLU and sine after the bias, keeping z in pre when asked. */
-static void activate(int act, float *restrict z, const float *restrict b,
-                     int rows, int w, float *restrict pre)
+/* A hidden layer's activation over n values in place, keeping its input
+ * in pre when asked (SiLU's and sine's derivatives need it). */
+static void activate(int act, float *restrict z, size_t n, float *restrict pre)
 {
-    size_t n = (size_t)rows * (size_t)w;
-
     if (act == TB_ACT_TANH) {
-        bias_tanh(z, b, rows, w);
+        tanh_all(z, n);
         return;
     }
-    bias_add(z, b, rows, w);
     if (pre)
         memcpy(pre, z, n * sizeof(float));
     if (act == TB_ACT_SILU)
@@ -278,27 +325,42 @@ static void activate(int act, float *restrict z, const float *restrict b,
         sin_all(z, n);
 }
 
-/* Layer by layer: one sgemm (sgemv for a single row), then bias and
- * activation. */
+/* act[l + 1] = act[l] W^T + b for layer l, rows x out. */
+static void layer_product(const tbm_layout *L, const float *p, int l, int rows,
+                          const float *x, float *z)
+{
+    int in = L->width[l], out = L->width[l + 1];
+    const float *w = p + L->w_off[l], *b = p + L->b_off[l];
+
+    if (in <= SMALL_IN && out <= SMALL_OUT) {
+        small_layer(x, w, b, rows, in, out, z);
+        return;
+    }
+
+    /* One row, or one output, is a matrix-vector product: sgemm would
+     * pack for nothing. */
+    bias_rows(z, b, rows, out);
+    if (rows == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1,
+                    1.0f, z, 1);
+    else if (out == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, in, 1.0f, x, in, w, 1,
+                    1.0f, z, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in,
+                    1.0f, x, in, w, in, 1.0f, z, out);
+}
+
+/* Layer by layer: the product with its bias, then the activation in
+ * place (none after the output layer). */
 void tbm_forward(const tbm_layout *L, const float *p, int rows,
                  float *const *act, float *const *pre)
 {
     for (int l = 0; l < L->n_layers; l++) {
-        int in = L->width[l], out = L->width[l + 1];
-
-        /* act[l + 1] = act[l] W^T, rows x out. */
-        if (rows == 1)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f,
-                        p + L->w_off[l], in, act[l], 1, 0.0f, act[l + 1], 1);
-        else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, out, in,
-                        1.0f, act[l], in, p + L->w_off[l], in, 0.0f, act[l + 1],
-                        out);
+        layer_product(L, p, l, rows, act[l], act[l + 1]);
         if (l + 1 < L->n_layers)
-            activate(L->act, act[l + 1], p + L->b_off[l], rows, out,
+            activate(L->act, act[l + 1], (size_t)rows * (size_t)L->width[l + 1],
                      pre ? pre[l + 1] : NULL);
-        else
-            bias_add(act[l + 1], p + L->b_off[l], rows, out);
     }
 }
 
@@ -321,8 +383,8 @@ static void column_sums(const float *restrict d, int rows, int w,
 
 /* d *= 1 - h^2, tanh's derivative from its output h, and gb = the column
  * sums of the result, in one pass. */
-static void tanh_back(float *restrict d, const float *restrict h, int rows,
-                      int w, float *restrict gb)
+VECTOR_CLONES static void tanh_back(float *restrict d, const float *restrict h,
+                                    int rows, int w, float *restrict gb)
 {
     memset(gb, 0, (size_t)w * sizeof(float));
     for (int r = 0; r < rows; r++) {
@@ -373,8 +435,66 @@ static void activation_back(int act, float *restrict d, const float *h,
     column_sums(d, rows, w, gb);
 }
 
-/* From the last layer down: dW by sgemm, db in the pass that forms each
- * delta, and the next delta by sgemm and the activation's derivative. */
+/* gw = d^T x for a layer of `in` <= SMALL_IN inputs (d rows x out, x
+ * rows x in, gw out x in), summed in wt (in x out) so that the loop over
+ * outputs vectorises. */
+VECTOR_CLONES static void small_weight_grad(const float *restrict d,
+                                            const float *restrict x, int rows,
+                                            int in, int out, float *restrict gw)
+{
+    float wt[SMALL_IN * SMALL_OUT];
+
+    memset(wt, 0, (size_t)(in * out) * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        const float *dr = d + (size_t)r * (size_t)out;
+
+        for (int i = 0; i < in; i++) {
+            float xi = x[(size_t)r * (size_t)in + (size_t)i];
+            float *wi = wt + i * out;
+
+            for (int j = 0; j < out; j++)
+                wi[j] += dr[j] * xi;
+        }
+    }
+    for (int j = 0; j < out; j++)
+        for (int i = 0; i < in; i++)
+            gw[j * in + i] = wt[i * out + j];
+}
+
+/* gw = delta^T x, layer l's weight gradient (out x in). */
+static void weight_grad(const tbm_layout *L, int l, int rows, const float *x,
+                        const float *delta, float *gw)
+{
+    int in = L->width[l], out = L->width[l + 1];
+
+    if (out == 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, rows, in, 1.0f, x, in, delta, 1,
+                    0.0f, gw, 1);
+    else if (in <= SMALL_IN && out <= SMALL_OUT)
+        small_weight_grad(delta, x, rows, in, out, gw);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows,
+                    1.0f, delta, out, x, in, 0.0f, gw, in);
+}
+
+/* g = delta W, the gradient reaching layer l's inputs (rows x in), added
+ * into zeros with beta = 1 for the reason bias_rows gives. */
+static void input_grad(const tbm_layout *L, const float *p, int l, int rows,
+                       const float *delta, float *g)
+{
+    int in = L->width[l], out = L->width[l + 1];
+    const float *w = p + L->w_off[l];
+
+    memset(g, 0, (size_t)rows * (size_t)in * sizeof(float));
+    if (out == 1)
+        cblas_sger(CblasRowMajor, rows, in, 1.0f, delta, 1, w, 1, g, in);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
+                    1.0f, delta, out, w, in, 1.0f, g, in);
+}
+
+/* From the last layer down: dW, db in the pass that forms each delta, and
+ * the next delta through the activation's derivative. */
 void tbm_backward(const tbm_layout *L, const float *p, int rows,
                   float *const *act, float *const *pre, float *delta,
                   float *tmp, float *grad)
@@ -384,18 +504,13 @@ void tbm_backward(const tbm_layout *L, const float *p, int rows,
     column_sums(delta, rows, L->width[last + 1], grad + L->b_off[last]);
 
     for (int l = last; l >= 0; l--) {
-        int in = L->width[l], out = L->width[l + 1];
+        int in = L->width[l];
         float *t;
 
-        /* dW = delta^T act[l]: out x in. */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows,
-                    1.0f, delta, out, act[l], in, 0.0f, grad + L->w_off[l], in);
+        weight_grad(L, l, rows, act[l], delta, grad + L->w_off[l]);
         if (l == 0)
             break;
-
-        /* The gradient reaching layer l's outputs: delta W, rows x in. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out,
-                    1.0f, delta, out, p + L->w_off[l], in, 0.0f, tmp, in);
+        input_grad(L, p, l, rows, delta, tmp);
         activation_back(L->act, tmp, act[l], pre ? pre[l] : NULL, rows, in,
                         grad + L->b_off[l - 1]);
 

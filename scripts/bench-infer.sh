@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Inference speed in-process: points per second for batches of 1, 64, 4096
 # and 65536 on 1 and 2 OpenBLAS threads, with the share of the machine's
-# sgemm peak (measured first, on the same thread count).
+# sgemm peak (measured first, on the same thread count).  Each figure is
+# the fastest of 20 runs of 50 ms (the machine may be shared).
 #
 # Usage: scripts/bench-infer.sh [MODEL.h5]   (default: the default
 #        3-64-64-64-1 network with seeded weights)
@@ -10,7 +11,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 build=${BUILD:-$root/build-release}

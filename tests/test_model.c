@@ -62,6 +62,42 @@ static void test_tanh(void)
     CHECK(tbm_tanh(0.0f) == 0.0f, "tbm_tanh(0) = %g", tbm_tanh(0.0f));
     CHECK(fabs(tbm_tanh(1e-6f) - 1e-6) < 1e-12,
           "tbm_tanh keeps small arguments: %.9g", tbm_tanh(1e-6f));
+    CHECK(isnan(tbm_tanh(NAN)), "tbm_tanh(NaN) is NaN");
+}
+
+/* The same sweep through the forward pass, whose activation loop is built
+ * for several instruction sets (one may fuse multiply-adds): a 1-1-1
+ * network with unit weights and zero biases outputs tanh(x) exactly. */
+static void test_tanh_forward(void)
+{
+    int hidden[1] = {1}, n = 400003;
+    float p[4] = {1, 0, 1, 0};
+    float *buf = malloc(3 * (size_t)n * sizeof(float));
+    float *act[3] = {buf, buf + n, buf + 2 * (size_t)n};
+    double worst = 0, at = 0;
+    tbm_layout L;
+
+    CHECK(tbm_layout_init(&L, 1, 1, 1, hidden, NULL) == 0 && L.n_params == 4,
+          "1-1-1 layout");
+    for (int i = 0; i < n - 3; i++)
+        buf[i] = (float)(i - 200000) * 6e-5f;
+    buf[n - 3] = 30.0f;
+    buf[n - 2] = -30.0f;
+    buf[n - 1] = NAN;
+    tbm_forward(&L, p, n, act, NULL);
+    for (int i = 0; i < n - 3; i++) {
+        double e = fabs((double)act[2][i] - tanh((double)buf[i]));
+
+        if (e > worst) {
+            worst = e;
+            at = buf[i];
+        }
+    }
+    CHECK(worst < 2e-7, "forward tanh: max abs error %.3g at %g", worst, at);
+    CHECK(act[2][n - 3] == 1.0f && act[2][n - 2] == -1.0f,
+          "forward tanh saturates to +-1");
+    CHECK(isnan(act[2][n - 1]), "forward tanh keeps NaN");
+    free(buf);
 }
 
 static void test_sincos(void)
@@ -98,13 +134,14 @@ static void test_sincos(void)
  * ------------------------------------------------------------------------ */
 
 #define GC_ROWS 7
-#define GC_IN   9 /* the widest first layer tried: 1 input, 4 frequencies */
+#define GC_IN   9 /* the Fourier case's first layer: 1 input, 4 frequencies */
+#define GC_WIDE 9 /* widest layer of the shapes checked */
 
 struct gc {
     tbm_layout L;
     float *p, *grad, *delta, *tmp;
     float *act[TBM_MAX_LAYERS + 1], *pre[TBM_MAX_LAYERS + 1];
-    float x[GC_ROWS * GC_IN], y[GC_ROWS * 2];
+    float x[GC_ROWS * GC_WIDE], y[GC_ROWS * GC_WIDE];
 };
 
 /* The mean squared error of the network at p, in double. */
@@ -112,7 +149,7 @@ static double gc_loss(struct gc *g)
 {
     const float *out = g->act[g->L.n_layers];
     double sum = 0;
-    int k = GC_ROWS * 2;
+    int k = GC_ROWS * g->L.width[g->L.n_layers];
 
     memcpy(g->act[0], g->x, GC_ROWS * (size_t)g->L.width[0] * sizeof(float));
     tbm_forward(&g->L, g->p, GC_ROWS, g->act, g->pre);
@@ -125,7 +162,7 @@ static double gc_loss(struct gc *g)
 static void gc_backward(struct gc *g)
 {
     const float *out = g->act[g->L.n_layers];
-    int k = GC_ROWS * 2;
+    int k = GC_ROWS * g->L.width[g->L.n_layers];
 
     gc_loss(g);
     for (int i = 0; i < k; i++)
@@ -169,7 +206,7 @@ static int gc_compare(struct gc *g, const float *grad, double *worst)
 
 static const char *const act_names[] = {"tanh", "silu", "sine"};
 
-/* The first layer's inputs: 3 random inputs, or (fourier) one input in
+/* The first layer's inputs: random ones, or (fourier) one input in
  * [-1, 1] through a 4-frequency encoding of a real model. */
 static void gc_inputs(struct gc *g, int fourier, tbm_rng *r)
 {
@@ -178,7 +215,7 @@ static void gc_inputs(struct gc *g, int fourier, tbm_rng *r)
     double x[GC_ROWS];
 
     if (!fourier) {
-        for (int i = 0; i < GC_ROWS * 3; i++)
+        for (int i = 0; i < GC_ROWS * g->L.width[0]; i++)
             g->x[i] = 2.0f * tbm_rng_float(r) - 1.0f;
         return;
     }
@@ -192,9 +229,16 @@ static void gc_inputs(struct gc *g, int fourier, tbm_rng *r)
     tb_model_free(&m);
 }
 
-static void test_gradient(int act, int fourier)
+/*
+ * The gradient check on one shape and activation.  The shapes cover each
+ * way a layer is computed: few inputs (a loop of our own), one output
+ * (sgemv and sger), and sgemm; fourier puts a 4-frequency encoding of one
+ * input in front.  spoil: also show that the check catches a wrong
+ * gradient.
+ */
+static void gradient_case(int act, int fourier, int n_in, int n_hidden,
+                          const int *hidden, int n_out, int spoil)
 {
-    int hidden[2] = {5, 4};
     struct gc g;
     float *mem, *wrong;
     double worst;
@@ -203,18 +247,22 @@ static void test_gradient(int act, int fourier)
     tbm_rng r;
 
     memset(&g, 0, sizeof(g));
-    CHECK(tbm_layout_init(&g.L, fourier ? GC_IN : 3, 2, 2, hidden, NULL) == 0,
-          "layout");
+    CHECK(tbm_layout_init(&g.L, fourier ? GC_IN : n_in, n_out, n_hidden, hidden,
+                          NULL) == 0 &&
+              g.L.max_width <= GC_WIDE,
+          "layout %d-...-%d", n_in, n_out);
     g.L.act = act;
-    mem = calloc(3 * g.L.n_params + 10 * GC_ROWS * GC_IN, sizeof(float));
+    mem = calloc(3 * g.L.n_params +
+                     (size_t)(2 * g.L.n_layers + 4) * GC_ROWS * GC_WIDE,
+                 sizeof(float));
     g.p = mem;
     g.grad = g.p + g.L.n_params;
     wrong = g.grad + g.L.n_params;
     g.delta = wrong + g.L.n_params;
-    g.tmp = g.delta + GC_ROWS * GC_IN;
+    g.tmp = g.delta + GC_ROWS * GC_WIDE;
     for (int l = 0; l <= g.L.n_layers; l++) {
-        g.act[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 1);
-        g.pre[l] = g.tmp + GC_ROWS * GC_IN * (size_t)(l + 5);
+        g.act[l] = g.tmp + GC_ROWS * GC_WIDE * (size_t)(l + 1);
+        g.pre[l] = g.tmp + GC_ROWS * GC_WIDE * (size_t)(g.L.n_layers + l + 2);
     }
 
     /* Random weights with non-zero biases, so every term matters. */
@@ -224,16 +272,20 @@ static void test_gradient(int act, int fourier)
         for (int j = 0; j < g.L.width[l + 1]; j++)
             g.p[g.L.b_off[l] + (size_t)j] = tbm_rng_float(&r) - 0.5f;
     gc_inputs(&g, fourier, &r);
-    for (int i = 0; i < GC_ROWS * 2; i++)
+    for (int i = 0; i < GC_ROWS * n_out; i++)
         g.y[i] = 2.0f * tbm_rng_float(&r) - 1.0f;
 
     gc_backward(&g);
     bad = gc_compare(&g, g.grad, &worst);
     CHECK(bad == 0,
-          "%s%s: backward agrees with finite differences on all %zu "
-          "parameters (%d disagree; worst at %.2f of tolerance)",
-          act_names[act], fourier ? " + Fourier" : "", g.L.n_params, bad,
-          worst);
+          "%s%s %d-...-%d: backward agrees with finite differences on all "
+          "%zu parameters (%d disagree; worst at %.2f of tolerance)",
+          act_names[act], fourier ? " + Fourier" : "", n_in, n_out,
+          g.L.n_params, bad, worst);
+    if (!spoil) {
+        free(mem);
+        return;
+    }
 
     /* The check must be able to fail: spoil one gradient by 5 %. */
     memcpy(wrong, g.grad, g.L.n_params * sizeof(float));
@@ -245,6 +297,19 @@ static void test_gradient(int act, int fourier)
     CHECK(bad == 1, "a 5 %% error in one gradient (%g) is caught: %d flagged",
           (double)g.grad[big], bad);
     free(mem);
+}
+
+static void test_gradient(void)
+{
+    int h54[2] = {5, 4}, h6[1] = {6}, h33[2] = {3, 3}, h5[1] = {5};
+
+    for (int act = TB_ACT_TANH; act <= TB_ACT_SINE; act++) {
+        gradient_case(act, 0, 3, 2, h54, 2, 1);
+        gradient_case(act, 1, 1, 2, h54, 2, 1);
+    }
+    gradient_case(TB_ACT_TANH, 0, 4, 1, h6, 1, 0);
+    gradient_case(TB_ACT_TANH, 0, 1, 2, h33, 1, 0);
+    gradient_case(TB_ACT_TANH, 0, 6, 1, h5, 3, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -677,11 +742,9 @@ int main(void)
 
     tb_model_set_threads(1);
     test_tanh();
+    test_tanh_forward();
     test_sincos();
-    for (int act = TB_ACT_TANH; act <= TB_ACT_SINE; act++) {
-        test_gradient(act, 0);
-        test_gradient(act, 1);
-    }
+    test_gradient();
     test_init();
     test_predict_batch();
     test_domain();

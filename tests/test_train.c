@@ -1,9 +1,11 @@
 /*
  * test_train.c - training memorises a small table, says why it stopped,
- * returns its best weights with a report that matches them, and repeats
- * itself exactly for a given seed.
+ * returns its best weights with a report that matches them, repeats
+ * itself exactly for a given seed, and takes a step over more rows than
+ * one pass holds as one step.
  */
 #include "model.h"
+#include "model_int.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -167,6 +169,111 @@ static void test_other_stops(void)
     tb_model_free(&m);
 }
 
+static void keep_loss(const tb_train_progress *p, void *data)
+{
+    *(double *)data = p->loss;
+}
+
+/* The reference for a step over every row at once: the scaled mean
+ * squared error at m's weights, and its gradient into g (n_params). */
+static double whole_step(const tb_model *m, const double *x, const double *y,
+                         size_t n, float *g)
+{
+    tbm_layout L;
+    tbm_scale sc;
+    float *buf, *act[TBM_MAX_LAYERS + 1], *ys, *delta, *tmp;
+    size_t at = 0;
+    double mse = 0;
+
+    tbm_layout_of(m, &L);
+    tbm_scale_init(m, &sc);
+    buf = malloc(n * (size_t)(L.n_layers + 5) * (size_t)L.max_width *
+                 sizeof(float));
+    for (int l = 0; l <= L.n_layers; l++, at += n * (size_t)L.max_width)
+        act[l] = buf + at;
+    ys = buf + at;
+    delta = ys + n;
+    tmp = delta + n * (size_t)L.max_width;
+
+    tbm_encode(m, &sc, x, n, act[0]);
+    tbm_scale_outputs(&sc, m->n_out, y, n, ys);
+    tbm_forward(&L, m->params, (int)n, act, NULL);
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)act[L.n_layers][i] - ys[i];
+
+        mse += d * d / (double)n;
+        delta[i] = 2.0f * (act[L.n_layers][i] - ys[i]) / (float)n;
+    }
+    tbm_backward(&L, m->params, (int)n, act, NULL, delta, tmp, g);
+    free(buf);
+    return mse;
+}
+
+/*
+ * train.c takes a large batch through the passes in blocks and sums their
+ * gradients.  A step over 2,500 rows (blocks of 1024, 1024, 452) must see
+ * every row once.  Adam's first step moves each weight by lr_t g / (|g| +
+ * 1e-8), which shows g itself only when |g| is well below 1e-8: so the
+ * output layer starts at zero and the targets sit 1e-9 of a half range from
+ * the middle, and the output layer's move must match the whole table's
+ * gradient.  Its loss must be the whole table's too.
+ */
+static void test_blocked_step(void)
+{
+    size_t n = 2500, bad = 0;
+    double *x = malloc(3 * n * sizeof(double)), *y = x + 2 * n;
+    double mid = (table_lo + table_hi) / 2, half = (table_hi - table_lo) / 2;
+    double mse, loss = NAN, worst = 0, lr_t, bc2 = 1 - 0.999;
+    float *p0, *g;
+    tb_train_opts o;
+    tbm_layout L;
+    tb_model m;
+
+    for (size_t i = 0; i < n; i++) {
+        x[2 * i] = (double)(i % 50) / 49;
+        x[2 * i + 1] = (double)(i / 50) / 49;
+        y[i] = mid + half * 1e-9 * sin(3 * x[2 * i]) * exp(-x[2 * i + 1]);
+    }
+    make_model(&m, 8, 5);
+    tbm_layout_of(&m, &L);
+    memset(m.params + L.w_off[L.n_layers - 1], 0,
+           (m.n_params - L.w_off[L.n_layers - 1]) * sizeof(float));
+    p0 = malloc(2 * m.n_params * sizeof(float));
+    g = p0 + m.n_params;
+    memcpy(p0, m.params, m.n_params * sizeof(float));
+    mse = whole_step(&m, x, y, n, g);
+
+    tb_train_opts_default(&o);
+    o.batch = (int)n;
+    o.max_epochs = 1;
+    o.eval_every = 1;
+    o.progress = keep_loss;
+    o.progress_data = &loss;
+    CHECK(tb_train(&m, x, y, n, &o, NULL, NULL) == TB_STOP_EPOCHS,
+          "one full-batch epoch over %zu rows", n);
+    CHECK(fabs(loss - mse) <= 1e-4 * mse,
+          "the blocked step's loss %.9g is the whole table's %.9g", loss, mse);
+
+    /* The first step's rate is lr / 100 (the warm-up's first step). */
+    lr_t = o.lr / 100;
+    for (size_t i = L.w_off[L.n_layers - 1]; i < m.n_params; i++) {
+        double gi = g[i];
+        double want = -lr_t * sqrt(bc2) / 0.1 * 0.1 * gi /
+                      (sqrt(0.001 * gi * gi) + 1e-8 * sqrt(bc2));
+        double e = fabs((m.params[i] - p0[i]) - want) / (fabs(want) + 1e-12);
+
+        bad += !(e < 1e-3) || fabs(gi) > 5e-9;
+        worst = fmax(worst, e);
+    }
+    CHECK(bad == 0,
+          "the output layer moves by the whole table's gradient (%zu off; "
+          "worst relative error %.3g)",
+          bad, worst);
+    tb_model_free(&m);
+    free(p0);
+    free(x);
+}
+
 static void test_refusals(void)
 {
     tb_train_opts o;
@@ -200,6 +307,7 @@ int main(void)
     test_memorise();
     test_epochs_and_repeat();
     test_other_stops();
+    test_blocked_step();
     test_refusals();
     return tu_finish("train");
 }
