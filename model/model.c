@@ -5,6 +5,7 @@
 #include "model_int.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@
 /* Floats of heap scratch a call may take (4 MiB): wide networks get
  * shorter chunks. */
 #define PREDICT_HEAP (1u << 20)
+
+/* A prediction of at least this many points per thread is split among
+ * the threads tb_model_set_threads allows (at most PREDICT_THREADS). */
+#define PREDICT_SPLIT   4096
+#define PREDICT_THREADS 16
 
 /* ------------------------------------------------------------------------
  * Building and releasing
@@ -438,9 +444,10 @@ static void predict_chunk(const tb_model *m, const tbm_layout *L,
         }
 }
 
-/* Predict in chunks, with scratch on the stack when it fits. */
-int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
-                     tb_error *err)
+/* Predict n > 0 points on this thread, in chunks, with scratch on the
+ * stack when it fits. */
+static int predict_here(const tb_model *m, const double *x, size_t n, double *y,
+                        tb_error *err)
 {
     float stack[PREDICT_STACK];
     float *scratch = stack;
@@ -448,11 +455,6 @@ int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
     tbm_layout L;
     tbm_scale s;
 
-    if (!m || !m->params || ((!x || !y) && n > 0))
-        return tb_error_set(err, TB_EINVAL, "predict",
-                            "no model, weights or points");
-    if (n == 0)
-        return TB_OK;
     tbm_layout_of(m, &L);
     tbm_scale_init(m, &s);
 
@@ -474,6 +476,80 @@ int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
     if (scratch != stack)
         free(scratch);
     return TB_OK;
+}
+
+/* One thread's share of a split prediction. */
+struct part {
+    const tb_model *m;
+    const double *x;
+    size_t n;
+    double *y;
+    int rc;
+    tb_error err;
+};
+
+static void *predict_part(void *arg)
+{
+    struct part *p = arg;
+
+    tb_error_clear(&p->err);
+    p->rc = predict_here(p->m, p->x, p->n, p->y, &p->err);
+    return NULL;
+}
+
+/* Split the points into one contiguous share per thread: the caller takes
+ * the first, new threads the rest (a thread that cannot start leaves its
+ * share to the caller).  OpenBLAS runs one thread inside each. */
+static int predict_split(const tb_model *m, const double *x, size_t n,
+                         double *y, int threads, tb_error *err)
+{
+    struct part part[PREDICT_THREADS];
+    pthread_t tid[PREDICT_THREADS];
+    int started[PREDICT_THREADS] = {0};
+    size_t at = 0;
+    int rc = TB_OK;
+
+    for (int i = 0; i < threads; i++) {
+        size_t k = n / (size_t)threads + ((size_t)i < n % (size_t)threads);
+
+        part[i] = (struct part){m,     x + at * (size_t)m->n_in,
+                                k,     y + at * (size_t)m->n_out,
+                                TB_OK, {0}};
+        at += k;
+        if (i > 0)
+            started[i] =
+                pthread_create(&tid[i], NULL, predict_part, &part[i]) == 0;
+    }
+    for (int i = 0; i < threads; i++) {
+        if (i == 0 || !started[i])
+            predict_part(&part[i]);
+        else
+            pthread_join(tid[i], NULL);
+        if (part[i].rc != TB_OK && rc == TB_OK)
+            rc = tb_error_set(err, part[i].rc, "predict", "%s",
+                              part[i].err.text);
+    }
+    return rc;
+}
+
+/* Large predictions are split among threads, the rest run here. */
+int tb_model_predict(const tb_model *m, const double *x, size_t n, double *y,
+                     tb_error *err)
+{
+    int threads = tbm_threads_requested();
+
+    if (!m || !m->params || ((!x || !y) && n > 0))
+        return tb_error_set(err, TB_EINVAL, "predict",
+                            "no model, weights or points");
+    if (n == 0)
+        return TB_OK;
+    if (threads > PREDICT_THREADS)
+        threads = PREDICT_THREADS;
+    if ((size_t)threads > n / PREDICT_SPLIT)
+        threads = (int)(n / PREDICT_SPLIT);
+    if (threads >= 2)
+        return predict_split(m, x, n, y, threads, err);
+    return predict_here(m, x, n, y, err);
 }
 
 /* ------------------------------------------------------------------------
@@ -587,13 +663,15 @@ int tb_model_set_attr(tb_model *m, const char *key, const char *value)
 
 static int threads_requested;
 
-/* Remember n for training and pass it to OpenBLAS now. */
+/* Remember n for training and prediction; OpenBLAS runs one thread
+ * outside training, so that a split prediction's threads do not each
+ * start more. */
 void tb_model_set_threads(int n)
 {
     if (n < 1)
         n = 1;
     __atomic_store_n(&threads_requested, n, __ATOMIC_RELAXED);
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);
 }
 
 /* What tb_model_set_threads asked for, or 0. */

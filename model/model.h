@@ -227,7 +227,13 @@ double tb_model_cell_error(const tb_model *m, const double *x, int j);
  */
 int tb_model_warm_start(tb_model *m, const tb_model *old, tb_error *err);
 
-/* The number of threads OpenBLAS may use in this process. */
+/*
+ * The threads model/ may use in this process (default 1): OpenBLAS's
+ * threads while training, and the threads a prediction of many points
+ * (4096 or more per thread) is split among.  OpenBLAS itself is set to
+ * one thread outside training, so that the two never oversubscribe the
+ * cores.
+ */
 void tb_model_set_threads(int n);
 
 /* ------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Inference speed in-process: points per second for batches of 1, 64, 4096
-# and 65536 on 1 and 2 OpenBLAS threads, with the share of the machine's
-# sgemm peak (measured first, on the same thread count).  Each figure is
-# the fastest of 20 runs of 50 ms (the machine may be shared).
+# and 65536 on 1 and 2 threads (batches of 8192 or more points are split
+# among them), with the share of the machine's sgemm peak (measured first,
+# with as many OpenBLAS threads).  Each figure is the fastest of 20 runs of
+# 50 ms (the machine may be shared).
 #
 # Usage: scripts/bench-infer.sh [MODEL.h5]   (default: the default
 #        3-64-64-64-1 network with seeded weights)
@@ -11,7 +12,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [[ ${1:-} == -h || ${1:-} == --help ]]; then
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 build=${BUILD:-$root/build-release}

@@ -381,6 +381,35 @@ static void test_predict_batch(void)
     free(yb);
 }
 
+/* A prediction large enough to be split among threads agrees with one
+ * made on a single thread. */
+static void test_predict_threads(void)
+{
+    int hidden[2] = {16, 16};
+    size_t n = 3 * 4096 + 5, same = 0;
+    double *x = domain_points(n), *y1 = malloc(4 * n * sizeof(double));
+    double *y3 = y1 + 2 * n, worst = 0;
+    tb_model m;
+
+    CHECK(make_model(&m, 2, hidden, 4) == 0, "init");
+    tb_model_set_threads(1);
+    CHECK(tb_model_predict(&m, x, n, y1, NULL) == 0, "predict on 1 thread");
+    tb_model_set_threads(3);
+    CHECK(tb_model_predict(&m, x, n, y3, NULL) == 0, "predict on 3 threads");
+    tb_model_set_threads(1);
+    for (size_t i = 0; i < 2 * n; i++) {
+        worst = fmax(worst, fabs(y1[i] - y3[i]));
+        same += y1[i] == y3[i];
+    }
+    CHECK(worst <= 1e-6 && !isnan(y3[2 * n - 1]),
+          "3 threads agree with 1 on %zu points: worst %.3g (%zu of %zu "
+          "values bit-identical)",
+          n, worst, same, 2 * n);
+    tb_model_free(&m);
+    free(x);
+    free(y1);
+}
+
 static void test_domain(void)
 {
     int hidden[1] = {8};
@@ -747,6 +776,7 @@ int main(void)
     test_gradient();
     test_init();
     test_predict_batch();
+    test_predict_threads();
     test_domain();
     test_errors_and_attrs();
     test_round_trip(dir);
