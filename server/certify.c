@@ -133,27 +133,36 @@ int certify_tolerance(struct infer *inf, double v, const char *where,
     return 0;
 }
 
-/* Add the certificates to a v2 answer: per point tensors when they come
- * from cells, and the tolerance outcome.  Returns 0 or -1. */
-int certify_encode(const struct infer *inf, json_t *outs, json_t *params)
+/* The certificate parameters of a v2 answer: where the certificates come
+ * from and, with a tolerance, how many points the solver answered and how
+ * many stay over it. */
+void certify_text_params(const struct infer *inf, struct text *t)
 {
-    const tb_model *m = &inf->e->model;
-    size_t n_out = (size_t)m->n_out;
-    char name[TB_MODEL_NAME_MAX + 16];
-    int rc = json_object_set_new(params, "certificate",
-                                 json_string(inf->by_cell ? "cell" : "global"));
+    text_str(t, inf->by_cell ? ",\"certificate\":\"cell\""
+                             : ",\"certificate\":\"global\"");
+    if (!inf->has_tol)
+        return;
+    text_str(t, ",\"solver_points\":");
+    text_size(t, inf->n_solver);
+    text_str(t, ",\"tolerance_unmet_points\":");
+    text_size(t, inf->n_unmet);
+}
 
-    for (size_t j = 0; j < n_out && rc == 0 && inf->by_cell; j++) {
-        snprintf(name, sizeof(name), "%s.max_abs_error", m->out_name[j]);
-        rc = json_array_append_new(
-            outs, json_tensor(name, inf->cert + j, inf->n, n_out));
+/* The certificate tensors of a v2 answer: per point certificates when
+ * they come from cells, and which points the solver answered. */
+void certify_text_outputs(const struct infer *inf, struct text *t)
+{
+    const struct entry *e = inf->e;
+    size_t n_out = (size_t)e->model.n_out;
+
+    for (size_t j = 0; j < n_out && inf->by_cell; j++) {
+        text_put(t, ",", 1);
+        json_text_tensor(t, e->answer_names[j][LABEL_CERT], inf->cert + j,
+                         inf->n, n_out);
     }
-    if (rc != 0 || !inf->has_tol)
-        return rc;
-    rc = json_array_append_new(outs, json_sources(inf->by_solver, inf->n));
-    rc |= json_object_set_new(params, "solver_points",
-                              json_integer((json_int_t)inf->n_solver));
-    rc |= json_object_set_new(params, "tolerance_unmet_points",
-                              json_integer((json_int_t)inf->n_unmet));
-    return rc ? -1 : 0;
+    if (!inf->has_tol)
+        return;
+    text_put(t, ",", 1);
+    json_text_words(t, "\"answered_by\"", "\"BYTES\"", inf->by_solver, inf->n,
+                    "\"solver\"", "\"model\"");
 }

@@ -103,7 +103,7 @@ static int read_header(const json_t *root, struct infer *inf, tb_error *err)
         return tb_error_set(err, TB_EINVAL, "id",
                             "\"id\" is %s; expected a string",
                             json_type_name(id));
-    inf->id = id ? json_string_value(id) : NULL;
+    inf->id = id;
 
     if (params && !json_is_object(params))
         return tb_error_set(err, TB_EINVAL, "parameters",
@@ -481,72 +481,75 @@ static int verify(struct infer *inf, tb_error *err)
 
 /* ---- the answer document ----------------------------------------------- */
 
-/* Append the tensors of one output: the surrogate and, when verified, the
- * solver and the absolute error. */
-static int add_output(json_t *outs, const struct infer *inf, size_t j)
+/* The answer's own parameters, after the model's report: whether it was
+ * verified, how many points were clamped, the worst verified error of
+ * each output and the certificates. */
+static void text_params(struct text *t, const struct infer *inf)
 {
     size_t n_out = (size_t)inf->e->model.n_out;
-    const char *name = inf->e->model.out_name[j];
-    char label[TB_MODEL_NAME_MAX + 16];
-    int rc;
 
-    rc = json_array_append_new(outs,
-                               json_tensor(name, inf->y + j, inf->n, n_out));
-    if (rc != 0 || !inf->verify)
-        return rc;
-    snprintf(label, sizeof(label), "%s.solver", name);
-    rc = json_array_append_new(outs,
-                               json_tensor(label, inf->sol + j, inf->n, n_out));
-    snprintf(label, sizeof(label), "%s.abs_error", name);
-    return rc | json_array_append_new(
-                    outs, json_tensor(label, inf->diff + j, inf->n, n_out));
-}
-
-/* The worst verified error of each output, as "verify_max_abs_error.u". */
-static int add_verify_max(json_t *params, const struct infer *inf)
-{
-    size_t n_out = (size_t)inf->e->model.n_out;
-    char key[TB_MODEL_NAME_MAX + 32];
-    int rc = 0;
-
+    text_str(t, inf->verify ? "\"verified\":true" : "\"verified\":false");
+    if (inf->clamp) {
+        text_str(t, ",\"clamped_points\":");
+        text_size(t, inf->n_clamped);
+    }
     for (size_t j = 0; j < n_out && inf->verify; j++) {
         double worst = 0;
 
         for (size_t i = 0; i < inf->n; i++)
             worst = fmax(worst, inf->diff[i * n_out + j]);
-        snprintf(key, sizeof(key), "verify_max_abs_error.%s",
-                 inf->e->model.out_name[j]);
-        rc |= json_object_set_new(params, key, json_real(worst));
+        text_put(t, ",", 1);
+        text_str(t, inf->e->answer_names[j][LABEL_VERIFY_MAX]);
+        text_put(t, ":", 1);
+        text_real(t, worst);
     }
-    return rc;
+    certify_text_params(inf, t);
 }
 
-/* The answer document.  The model's name, version and error report were
- * rendered when it was loaded; only this answer's own parameters and
- * outputs are rendered here. */
+/* The output tensors: per output the surrogate and, when verified, the
+ * solver and the absolute error; then the clamped flags and the
+ * certificates. */
+static void text_outputs(struct text *t, const struct infer *inf)
+{
+    size_t n_out = (size_t)inf->e->model.n_out;
+
+    for (size_t j = 0; j < n_out; j++) {
+        char *const *name = inf->e->answer_names[j];
+
+        if (j > 0)
+            text_put(t, ",", 1);
+        json_text_tensor(t, name[LABEL_OUTPUT], inf->y + j, inf->n, n_out);
+        if (!inf->verify)
+            continue;
+        text_put(t, ",", 1);
+        json_text_tensor(t, name[LABEL_SOLVER], inf->sol + j, inf->n, n_out);
+        text_put(t, ",", 1);
+        json_text_tensor(t, name[LABEL_ABS_ERROR], inf->diff + j, inf->n,
+                         n_out);
+    }
+    if (inf->clamp) {
+        text_put(t, ",", 1);
+        json_text_words(t, "\"clamped\"", "\"BOOL\"", inf->clamped, inf->n,
+                        "true", "false");
+    }
+    certify_text_outputs(inf, t);
+}
+
+/* The answer document.  The model's name, version, error report and
+ * output names were rendered by Jansson when it was loaded, and the id is
+ * rendered by Jansson here; numbers are written exactly as Jansson writes
+ * them (text.c). */
 static int encode(const struct infer *inf, struct reply *rep, tb_error *err)
 {
-    json_t *outs = json_array();
-    json_t *params = json_object();
-    int rc = outs && params ? 0 : -1;
+    struct text t = {0};
 
-    if (rc == 0)
-        rc = json_object_set_new(params, "verified", json_boolean(inf->verify));
-    for (int j = 0; j < inf->e->model.n_out && rc == 0; j++)
-        rc = add_output(outs, inf, (size_t)j);
-    if (rc == 0 && inf->clamp)
-        rc = json_array_append_new(
-                 outs, json_flags("clamped", inf->clamped, inf->n)) |
-             json_object_set_new(params, "clamped_points",
-                                 json_integer((json_int_t)inf->n_clamped));
-    if (rc == 0)
-        rc = add_verify_max(params, inf) | certify_encode(inf, outs, params);
-    if (rc == 0) {
-        rep->text = json_answer(inf->e, inf->id, params, outs);
-        rep->type = "application/json";
-    }
-    json_decref(outs);
-    json_decref(params);
+    json_text_answer_head(&t, inf->e, inf->id);
+    text_params(&t, inf);
+    text_str(&t, "},\"outputs\":[");
+    text_outputs(&t, inf);
+    text_put(&t, "]}", 2);
+    rep->text = text_take(&t, &rep->len);
+    rep->type = "application/json";
     return rep->text ? 0 : json_nomem(err, "the answer");
 }
 

@@ -44,41 +44,6 @@ int json_parse_body(const struct request *rq, json_t **root, int arrays,
     return 0;
 }
 
-/* A BOOL tensor {"name","datatype":"BOOL","shape":[n],"data":[...]} of n
- * flags.  NULL when memory ran out; the caller owns it. */
-json_t *json_flags(const char *name, const int *flags, size_t n)
-{
-    json_t *data = json_array();
-    int ok = data != NULL;
-
-    for (size_t i = 0; i < n && ok; i++)
-        ok = json_array_append_new(data, json_boolean(flags[i])) == 0;
-    if (!ok) {
-        json_decref(data);
-        return NULL;
-    }
-    return json_pack("{s:s, s:s, s:[I], s:o}", "name", name, "datatype", "BOOL",
-                     "shape", (json_int_t)n, "data", data);
-}
-
-/* A BYTES tensor "answered_by" saying per point "model" or "solver".  NULL
- * when memory ran out; the caller owns it. */
-json_t *json_sources(const int *by_solver, size_t n)
-{
-    json_t *data = json_array();
-    int ok = data != NULL;
-
-    for (size_t i = 0; i < n && ok; i++)
-        ok = json_array_append_new(
-                 data, json_string(by_solver[i] ? "solver" : "model")) == 0;
-    if (!ok) {
-        json_decref(data);
-        return NULL;
-    }
-    return json_pack("{s:s, s:s, s:[I], s:o}", "name", "answered_by",
-                     "datatype", "BYTES", "shape", (json_int_t)n, "data", data);
-}
-
 /* A word for the JSON type of v, for error messages. */
 const char *json_type_name(const json_t *v)
 {
@@ -125,34 +90,6 @@ json_t *json_error_body(const tb_error *err)
 static json_t *number_or_null(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* An output tensor {"name","datatype":"FP64","shape":[n],"data":[...]} of
- * v[0], v[stride], ...  NULL when memory ran out or a value is not finite.
- * The caller owns it. */
-json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride)
-{
-    json_t *t = json_object();
-    json_t *shape = json_array();
-    json_t *data = json_array();
-    int ok = t && shape && data;
-
-    /* Built call by call: json_pack's format parsing cost more than the
-     * tensor itself on single-point answers. */
-    ok = ok && json_array_append_new(shape, json_integer((json_int_t)n)) == 0;
-    for (size_t i = 0; i < n && ok; i++)
-        ok = json_array_append_new(data, json_real(v[i * stride])) == 0;
-    ok = ok && json_object_set_new(t, "name", json_string(name)) == 0 &&
-         json_object_set_new(t, "datatype", json_string("FP64")) == 0;
-    ok = ok && json_object_set(t, "shape", shape) == 0 &&
-         json_object_set(t, "data", data) == 0;
-    json_decref(shape);
-    json_decref(data);
-    if (!ok) {
-        json_decref(t);
-        return NULL;
-    }
-    return t;
 }
 
 /* Set params[prefix + "." + output] = v when v is finite. */
@@ -215,14 +152,38 @@ static char *members(const json_t *obj)
     return s;
 }
 
+/* The name an answer gives output j under label, as a JSON string rendered
+ * by Jansson.  NULL when memory ran out or the name is not UTF-8. */
+static char *label_text(const char *output, enum answer_label label)
+{
+    static const char *const forms[N_LABELS] = {
+        [LABEL_OUTPUT] = "%s",
+        [LABEL_SOLVER] = "%s.solver",
+        [LABEL_ABS_ERROR] = "%s.abs_error",
+        [LABEL_CERT] = "%s.max_abs_error",
+        [LABEL_VERIFY_MAX] = "verify_max_abs_error.%s",
+    };
+    char name[TB_MODEL_NAME_MAX + 32];
+    json_t *v;
+    char *s;
+
+    snprintf(name, sizeof(name), forms[label], output);
+    v = json_string(name);
+    s = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return s;
+}
+
 /* Render the parts of e's infer answers that never change: its name and
- * version, and its error report as flat parameters.  Returns 0 or
- * TB_ENOMEM. */
+ * version, its error report as flat parameters, and the names of its
+ * outputs' tensors.  Returns 0 or TB_ENOMEM (some name may also not be
+ * UTF-8); json_prerender_free releases what was made either way. */
 int json_prerender(struct entry *e)
 {
     json_t *head = json_pack("{s:s, s:o}", "model_name", e->name,
                              "model_version", json_sprintf("%ld", e->version));
     json_t *report = json_object();
+    int ok;
 
     if (head && report && json_add_report(report, &e->model) == 0) {
         e->answer_head = members(head);
@@ -230,64 +191,94 @@ int json_prerender(struct entry *e)
     }
     json_decref(head);
     json_decref(report);
-    return e->answer_head && e->answer_report ? 0 : TB_ENOMEM;
+    ok = e->answer_head && e->answer_report;
+    for (int j = 0; j < e->model.n_out && ok; j++)
+        for (int l = 0; l < N_LABELS && ok; l++)
+            ok = (e->answer_names[j][l] =
+                      label_text(e->model.out_name[j], l)) != NULL;
+    return ok ? 0 : TB_ENOMEM;
 }
 
-/* Copy the n strings of parts one after another into a new string.  NULL
- * when memory ran out; the caller frees it. */
-static char *concat(const char *const *parts, size_t n)
+/* Free what json_prerender made. */
+void json_prerender_free(struct entry *e)
 {
-    size_t len = 1, used = 0;
-    char *s;
-
-    for (size_t i = 0; i < n; i++)
-        len += strlen(parts[i]);
-    s = malloc(len);
-    for (size_t i = 0; s && i < n; i++) {
-        size_t k = strlen(parts[i]);
-
-        memcpy(s + used, parts[i], k);
-        used += k;
-    }
-    if (s)
-        s[used] = '\0';
-    return s;
+    free(e->answer_head);
+    free(e->answer_report);
+    e->answer_head = e->answer_report = NULL;
+    for (int j = 0; j < TB_MODEL_MAX_OUT; j++)
+        for (int l = 0; l < N_LABELS; l++) {
+            free(e->answer_names[j][l]);
+            e->answer_names[j][l] = NULL;
+        }
 }
 
-/* The text of an infer answer: e's pre-rendered head, the request's id
- * (NULL: none), e's report beside this answer's own params (an object
- * with at least one member), and the outputs array.  Every value is
- * written by Jansson; only object members are joined here.  NULL when
- * memory ran out; the caller frees it. */
-char *json_answer(const struct entry *e, const char *id, const json_t *params,
-                  const json_t *outs)
+/* Append an FP64 tensor {"name","datatype","shape":[n],"data":[...]} of
+ * v[0], v[stride], ...; name is a JSON string (json_prerender's).  A value
+ * that is not finite fails the text. */
+void json_text_tensor(struct text *t, const char *name, const double *v,
+                      size_t n, size_t stride)
 {
-    json_t *idv = id ? json_pack("{s:s}", "id", id) : NULL;
-    char *id_text = idv ? members(idv) : NULL;
-    char *own = members(params);
-    char *out_text = json_dumps(outs, JSON_COMPACT);
-    char *text = NULL;
+    text_str(t, "{\"name\":");
+    text_str(t, name);
+    text_str(t, ",\"datatype\":\"FP64\",\"shape\":[");
+    text_size(t, n);
+    text_str(t, "],\"data\":[");
 
-    if (own && out_text && (!id || id_text)) {
-        const char *parts[] = {"{",
-                               e->answer_head,
-                               id ? "," : "",
-                               id ? id_text : "",
-                               ",\"parameters\":{",
-                               e->answer_report,
-                               e->answer_report[0] ? "," : "",
-                               own,
-                               "},\"outputs\":",
-                               out_text,
-                               "}"};
+    /* The numbers straight into the buffer, room for all made at once. */
+    if (text_reserve(t, n * (TEXT_REAL_MAX + 1) + 2) != 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = text_format_real(v[i * stride], t->s + t->len + (i > 0));
 
-        text = concat(parts, sizeof(parts) / sizeof(parts[0]));
+        if (len == 0) {
+            t->failed = 1;
+            return;
+        }
+        if (i > 0)
+            t->s[t->len++] = ',';
+        t->len += len;
     }
-    json_decref(idv);
-    free(id_text);
-    free(own);
-    free(out_text);
-    return text;
+    text_put(t, "]}", 2);
+}
+
+/* Append a tensor {"name","datatype","shape":[n],"data":[...]} of n words,
+ * yes where flags[i] is set and no where not; name, type, yes and no are
+ * JSON text. */
+void json_text_words(struct text *t, const char *name, const char *type,
+                     const int *flags, size_t n, const char *yes,
+                     const char *no)
+{
+    text_str(t, "{\"name\":");
+    text_str(t, name);
+    text_str(t, ",\"datatype\":");
+    text_str(t, type);
+    text_str(t, ",\"shape\":[");
+    text_size(t, n);
+    text_str(t, "],\"data\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            text_put(t, ",", 1);
+        text_str(t, flags[i] ? yes : no);
+    }
+    text_put(t, "]}", 2);
+}
+
+/* Start an infer answer: '{', e's pre-rendered head, the request's id
+ * (NULL: none; Jansson writes it), and the parameters object opened with
+ * e's report, ready for this answer's own parameters after a comma. */
+void json_text_answer_head(struct text *t, const struct entry *e,
+                           const json_t *id)
+{
+    text_put(t, "{", 1);
+    text_str(t, e->answer_head);
+    if (id) {
+        text_str(t, ",\"id\":");
+        text_json(t, id);
+    }
+    text_str(t, ",\"parameters\":{");
+    text_str(t, e->answer_report);
+    if (e->answer_report[0])
+        text_put(t, ",", 1);
 }
 
 /* ---- model metadata ---------------------------------------------------- */

@@ -99,40 +99,6 @@ void metrics_fallbacks(struct metrics *m, size_t points)
 
 /* ---- the text format ---------------------------------------------------- */
 
-/* A growing text buffer; a failed append marks it failed. */
-struct text {
-    char *s;
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
-static void put(struct text *t, const char *fmt, ...) TB_PRINTF(2, 3);
-
-static void put(struct text *t, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    while (!t->failed) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = 1;
-        } else if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        } else {
-            char *s = realloc(t->s, 2 * t->cap + (size_t)n);
-
-            t->failed = !s;
-            t->s = s ? s : t->s;
-            t->cap = s ? 2 * t->cap + (size_t)n : t->cap;
-        }
-    }
-}
-
 static unsigned long load(const unsigned long *counter)
 {
     return __atomic_load_n(counter, __ATOMIC_RELAXED);
@@ -140,10 +106,12 @@ static unsigned long load(const unsigned long *counter)
 
 static void put_requests(struct text *t, const struct metrics *m)
 {
-    put(t, "# HELP tabula_requests_total HTTP requests answered, by route "
-           "pattern and status.\n# TYPE tabula_requests_total counter\n");
+    text_printf(t,
+                "# HELP tabula_requests_total HTTP requests answered, by route "
+                "pattern and status.\n# TYPE tabula_requests_total counter\n");
     for (size_t i = 0; i < m->n_counts; i++)
-        put(t, "tabula_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
+        text_printf(
+            t, "tabula_requests_total{route=\"%s\",status=\"%d\"} %lu\n",
             m->counts[i].route, m->counts[i].status, load(&m->counts[i].n));
 }
 
@@ -151,34 +119,37 @@ static void put_latency(struct text *t, const struct metrics *m)
 {
     unsigned long cum = 0;
 
-    put(t, "# HELP tabula_request_duration_seconds Time from a request's "
-           "headers to its queued answer.\n"
-           "# TYPE tabula_request_duration_seconds histogram\n");
+    text_printf(t,
+                "# HELP tabula_request_duration_seconds Time from a request's "
+                "headers to its queued answer.\n"
+                "# TYPE tabula_request_duration_seconds histogram\n");
     for (size_t b = 0; b < METRICS_BUCKETS; b++) {
         cum += load(&m->buckets[b]);
-        put(t, "tabula_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
-            bounds[b], cum);
+        text_printf(t,
+                    "tabula_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
+                    bounds[b], cum);
     }
     cum += load(&m->buckets[METRICS_BUCKETS]);
-    put(t,
-        "tabula_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
-        "tabula_request_duration_seconds_sum %.9g\n"
-        "tabula_request_duration_seconds_count %lu\n",
-        cum, 1e-9 * (double)load(&m->latency_ns), load(&m->latency_n));
+    text_printf(t,
+                "tabula_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+                "tabula_request_duration_seconds_sum %.9g\n"
+                "tabula_request_duration_seconds_count %lu\n",
+                cum, 1e-9 * (double)load(&m->latency_ns), load(&m->latency_n));
 }
 
 /* The whole exposition as a new string the caller frees, or NULL when
  * memory ran out. */
 char *metrics_text(struct metrics *m, struct registry *r)
 {
-    struct text t = {.s = malloc(4096), .cap = 4096};
+    struct text t = {0};
 
-    if (!t.s)
+    if (text_reserve(&t, 4096) != 0)
         return NULL;
     pthread_mutex_lock(&m->lock);
     put_requests(&t, m);
     put_latency(&t, m);
-    put(&t,
+    text_printf(
+        &t,
         "# HELP tabula_points_total Points answered by inference.\n"
         "# TYPE tabula_points_total counter\ntabula_points_total %lu\n"
         "# HELP tabula_solver_points_total Points the solver answered "
@@ -191,7 +162,8 @@ char *metrics_text(struct metrics *m, struct registry *r)
         load(&m->points), load(&m->solver_points), load(&m->solver_fallbacks));
     pthread_mutex_unlock(&m->lock);
 
-    put(&t,
+    text_printf(
+        &t,
         "# HELP tabula_model_load_failures_total Model files that failed to "
         "load.\n# TYPE tabula_model_load_failures_total counter\n"
         "tabula_model_load_failures_total %lu\n"
@@ -199,9 +171,5 @@ char *metrics_text(struct metrics *m, struct registry *r)
         "# TYPE tabula_models gauge\ntabula_models %zu\n",
         __atomic_load_n(&r->load_failures, __ATOMIC_RELAXED),
         registry_count(r));
-    if (t.failed) {
-        free(t.s);
-        return NULL;
-    }
-    return t.s;
+    return text_take(&t, NULL);
 }

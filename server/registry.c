@@ -33,8 +33,7 @@ static void entry_free(struct entry *e)
     if (!e)
         return;
     tb_model_free(&e->model);
-    free(e->answer_head);
-    free(e->answer_report);
+    json_prerender_free(e);
     free(e->path);
     free(e);
 }

@@ -76,8 +76,9 @@ static enum MHD_Result send_reply(struct request *rq, struct reply *rep)
     if (rep->body && !text)
         text = json_dumps(rep->body, JSON_COMPACT);
     if (text)
-        resp = MHD_create_response_from_buffer(strlen(text), text,
-                                               MHD_RESPMEM_MUST_FREE);
+        resp = MHD_create_response_from_buffer(
+            rep->text && rep->len ? rep->len : strlen(text), text,
+            MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(text);
         goto done;

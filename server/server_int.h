@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -23,6 +24,18 @@
 /* ------------------------------------------------------------------------
  * registry.c: the served models, shared with requests by reference count.
  * ------------------------------------------------------------------------ */
+
+/* The names an infer answer gives an output's tensors and parameters:
+ * OUTPUT, OUTPUT.solver, OUTPUT.abs_error, OUTPUT.max_abs_error and
+ * verify_max_abs_error.OUTPUT. */
+enum answer_label {
+    LABEL_OUTPUT,
+    LABEL_SOLVER,
+    LABEL_ABS_ERROR,
+    LABEL_CERT,
+    LABEL_VERIFY_MAX,
+    N_LABELS
+};
 
 /* One served model.  Immutable once published; freed by the last
  * registry_put. */
@@ -44,10 +57,12 @@ struct entry {
     int from_problem[TB_MAX_OUTPUTS]; /* model output j <- problem output */
 
     /* The constant parts of every infer answer, rendered by Jansson once
-     * at load as object members without their braces: the model's name
-     * and version, and its error report as flat parameters. */
+     * at load: the model's name and version, and its error report as flat
+     * parameters, as object members without their braces; and each
+     * output's labels as JSON strings. */
     char *answer_head;
     char *answer_report;
+    char *answer_names[TB_MODEL_MAX_OUT][N_LABELS];
 
     int refs; /* atomic; taken from the list only under registry.lock */
 };
@@ -75,6 +90,32 @@ json_t *registry_index(struct registry *r);
 int registry_load(struct registry *r, const char *name, tb_error *err);
 int registry_unload(struct registry *r, const char *name, tb_error *err);
 void registry_free(struct registry *r);
+
+/* ------------------------------------------------------------------------
+ * text.c: a growing text buffer, and reals written exactly as Jansson
+ * writes them but faster.
+ * ------------------------------------------------------------------------ */
+
+#define TEXT_REAL_MAX 32 /* the longest real text_format_real writes */
+
+/* A failed step (out of memory) marks the buffer failed; the steps after
+ * it do nothing and text_take gives NULL. */
+struct text {
+    char *s; /* zero-terminated once anything was written */
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+int text_reserve(struct text *t, size_t more);
+void text_put(struct text *t, const char *s, size_t n);
+void text_str(struct text *t, const char *s);
+void text_printf(struct text *t, const char *fmt, ...) TB_PRINTF(2, 3);
+void text_size(struct text *t, size_t n);
+void text_real(struct text *t, double v);
+void text_json(struct text *t, const json_t *v);
+char *text_take(struct text *t, size_t *len);
+size_t text_format_real(double v, char *out);
 
 /* ------------------------------------------------------------------------
  * metrics.c: counters for GET /metrics.
@@ -153,6 +194,7 @@ struct reply {
     int status;
     json_t *body;     /* owned by the reply */
     char *text;       /* owned by the reply; sent instead of body when set */
+    size_t len;       /* the text's length, when known (0: strlen) */
     const char *type; /* the text's content type */
     char allow[32];   /* the Allow header of a 405, else empty */
 };
@@ -179,7 +221,7 @@ struct dtype {
 struct infer {
     const struct entry *e;
     const tb_server_opts *o;
-    const char *id; /* borrowed from the request document */
+    const json_t *id; /* a string, borrowed from the request document */
     int verify;
     int clamp; /* domain_policy "clamp": move outside points onto it */
     size_t n;  /* points */
@@ -216,12 +258,11 @@ int predict_answer(struct request *rq, struct reply *rep, tb_error *err);
 int certify_answers(struct infer *inf, tb_error *err);
 int certify_tolerance(struct infer *inf, double v, const char *where,
                       tb_error *err);
-int certify_encode(const struct infer *inf, json_t *outs, json_t *params);
+void certify_text_params(const struct infer *inf, struct text *t);
+void certify_text_outputs(const struct infer *inf, struct text *t);
 
 int json_parse_body(const struct request *rq, json_t **root, int arrays,
                     const char *expected, tb_error *err);
-json_t *json_flags(const char *name, const int *flags, size_t n);
-json_t *json_sources(const int *by_solver, size_t n);
 
 int json_from_model(const struct entry *e, const tb_server_opts *o,
                     json_t *versions, json_t **out, tb_error *err);
@@ -229,9 +270,14 @@ json_t *json_model_summary(const struct entry *e, json_t *versions);
 double json_certified(const tb_model *m, int j);
 json_t *json_error_body(const tb_error *err);
 int json_prerender(struct entry *e);
-char *json_answer(const struct entry *e, const char *id, const json_t *params,
-                  const json_t *outs);
-json_t *json_tensor(const char *name, const double *v, size_t n, size_t stride);
+void json_prerender_free(struct entry *e);
+void json_text_answer_head(struct text *t, const struct entry *e,
+                           const json_t *id);
+void json_text_tensor(struct text *t, const char *name, const double *v,
+                      size_t n, size_t stride);
+void json_text_words(struct text *t, const char *name, const char *type,
+                     const int *flags, size_t n, const char *yes,
+                     const char *no);
 int json_add_report(json_t *params, const tb_model *m);
 const char *json_type_name(const json_t *v);
 int json_nomem(tb_error *err, const char *where);
