@@ -95,9 +95,13 @@ static int read_tolerance(const json_t *params, struct infer *inf,
  * "refuse" | "clamp"}. */
 static int read_header(const json_t *root, struct infer *inf, tb_error *err)
 {
-    const json_t *id = json_object_get(root, "id");
-    const json_t *params = json_object_get(root, "parameters");
-    const json_t *verify, *policy;
+    static const char *const keys[] = {"id", "parameters", "inputs"};
+    const json_t *v[3], *id, *params, *verify, *policy;
+
+    json_pick(root, keys, 3, v);
+    id = v[0];
+    params = v[1];
+    inf->inputs = v[2];
 
     if (id && !json_is_string(id))
         return tb_error_set(err, TB_EINVAL, "id",
@@ -131,11 +135,9 @@ static int read_header(const json_t *root, struct infer *inf, tb_error *err)
 /* ---- one input tensor --------------------------------------------------- */
 
 /* The tensor's name as a model input index. */
-static int read_name(const struct infer *inf, const json_t *t, size_t i, int *k,
-                     tb_error *err)
+static int read_name(const struct infer *inf, const json_t *name, size_t i,
+                     int *k, tb_error *err)
 {
-    const json_t *name = json_object_get(t, "name");
-
     if (!json_is_string(name))
         return tb_error_set(err, TB_EINVAL, "inputs",
                             "inputs[%zu].name is %s; expected the name of "
@@ -156,11 +158,9 @@ static int read_name(const struct infer *inf, const json_t *t, size_t i, int *k,
     return 0;
 }
 
-static int read_dtype(struct infer *inf, const json_t *t, const char *in, int k,
-                      tb_error *err)
+static int read_dtype(struct infer *inf, const json_t *dt, const char *in,
+                      int k, tb_error *err)
 {
-    const json_t *dt = json_object_get(t, "datatype");
-
     inf->type[k] = NULL;
     for (size_t j = 0; j < N_DTYPES && json_is_string(dt); j++)
         if (strcmp(json_string_value(dt), dtypes[j].name) == 0)
@@ -179,9 +179,9 @@ static int read_dtype(struct infer *inf, const json_t *t, const char *in, int k,
 }
 
 /* "shape": [N] or [N, 1]; returns N through *n. */
-static int read_shape(const json_t *t, const char *in, size_t *n, tb_error *err)
+static int read_shape(const json_t *shape, const char *in, size_t *n,
+                      tb_error *err)
 {
-    const json_t *shape = json_object_get(t, "shape");
     size_t dims = json_is_array(shape) ? json_array_size(shape) : 0;
     const json_t *d0 = json_array_get(shape, 0);
     const json_t *d1 = json_array_get(shape, 1);
@@ -226,7 +226,8 @@ static int check_points(struct infer *inf, const char *in, size_t n,
 static int read_tensor(struct infer *inf, const json_t *t, size_t i,
                        tb_error *err)
 {
-    const json_t *data = json_object_get(t, "data");
+    static const char *const keys[] = {"name", "shape", "datatype", "data"};
+    const json_t *v[4], *data;
     const char *in;
     size_t n = 0;
     int k = 0;
@@ -236,12 +237,15 @@ static int read_tensor(struct infer *inf, const json_t *t, size_t i,
                             "inputs[%zu] is %s; expected an object with "
                             "name, shape, datatype and data",
                             i, json_type_name(t));
-    if (read_name(inf, t, i, &k, err) != 0)
+    json_pick(t, keys, 4, v);
+    data = v[3];
+    if (read_name(inf, v[0], i, &k, err) != 0)
         return err->code;
     in = inf->e->model.in[k].name;
 
-    if (read_dtype(inf, t, in, k, err) != 0 ||
-        read_shape(t, in, &n, err) != 0 || check_points(inf, in, n, err) != 0)
+    if (read_dtype(inf, v[2], in, k, err) != 0 ||
+        read_shape(v[1], in, &n, err) != 0 ||
+        check_points(inf, in, n, err) != 0)
         return err->code;
     if (!json_is_array(data))
         return tb_error_set(err, TB_EINVAL, in,
@@ -258,9 +262,9 @@ static int read_tensor(struct infer *inf, const json_t *t, size_t i,
 }
 
 /* "inputs": one tensor per model input, no more, no less. */
-static int read_inputs(const json_t *root, struct infer *inf, tb_error *err)
+static int read_inputs(struct infer *inf, tb_error *err)
 {
-    const json_t *inputs = json_object_get(root, "inputs");
+    const json_t *inputs = inf->inputs;
     const tb_model *m = &inf->e->model;
 
     if (!inputs || !json_is_array(inputs))
@@ -594,11 +598,14 @@ int infer_answer(struct request *rq, struct reply *rep, tb_error *err)
     struct infer inf = {.e = rq->entry, .o = &rq->srv->opts};
     json_t *root = NULL;
 
+    /* The document and whatever Jansson makes for the answer live in this
+     * thread's arena until the end. */
+    arena_begin();
     if (json_parse_body(rq, &root, 0, "a JSON object with an \"inputs\" array",
                         err) != 0)
         goto done;
-    if (read_header(root, &inf, err) != 0 ||
-        read_inputs(root, &inf, err) != 0 || read_points(&inf, err) != 0)
+    if (read_header(root, &inf, err) != 0 || read_inputs(&inf, err) != 0 ||
+        read_points(&inf, err) != 0)
         goto done;
     rq->points = inf.n;
     if (infer_run(&inf, &rq->srv->metrics, err) == 0)
@@ -607,5 +614,6 @@ int infer_answer(struct request *rq, struct reply *rep, tb_error *err)
 done:
     json_decref(root);
     infer_free(&inf);
+    arena_end();
     return err->code;
 }

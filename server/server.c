@@ -404,6 +404,7 @@ int tb_server_start(const tb_server_opts *o, tb_server **out, tb_error *err)
 
     /* One BLAS thread per request thread: libmicrohttpd's pool is ours. */
     tb_model_set_threads(1);
+    arena_init();
     rc = copy_opts(s, o, err);
     if (rc == 0)
         rc = registry_init(&s->reg, s->models_dir, err);

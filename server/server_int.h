@@ -92,6 +92,14 @@ int registry_unload(struct registry *r, const char *name, tb_error *err);
 void registry_free(struct registry *r);
 
 /* ------------------------------------------------------------------------
+ * arena.c: a region per request thread for Jansson's allocations.
+ * ------------------------------------------------------------------------ */
+
+void arena_init(void);
+void arena_begin(void);
+void arena_end(void);
+
+/* ------------------------------------------------------------------------
  * text.c: a growing text buffer, and reals written exactly as Jansson
  * writes them but faster.
  * ------------------------------------------------------------------------ */
@@ -221,7 +229,8 @@ struct dtype {
 struct infer {
     const struct entry *e;
     const tb_server_opts *o;
-    const json_t *id; /* a string, borrowed from the request document */
+    const json_t *id;     /* a string, borrowed from the request document */
+    const json_t *inputs; /* the document's "inputs", borrowed */
     int verify;
     int clamp; /* domain_policy "clamp": move outside points onto it */
     size_t n;  /* points */
@@ -280,6 +289,8 @@ void json_text_words(struct text *t, const char *name, const char *type,
                      const char *no);
 int json_add_report(json_t *params, const tb_model *m);
 const char *json_type_name(const json_t *v);
+void json_pick(const json_t *obj, const char *const *keys, size_t n,
+               const json_t **out);
 int json_nomem(tb_error *err, const char *where);
 
 #endif
