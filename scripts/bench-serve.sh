@@ -2,7 +2,10 @@
 # Load benchmark of the service against nginx on loopback, driven by wrk
 # with keep-alive connections.  nginx (the distribution's package) answers
 # every POST with a fixed JSON body of the same size as tabula's answer, so
-# the ratio shows what tabula's work costs over a bare HTTP server.
+# the ratio shows what tabula's work costs over a bare HTTP server.  A
+# third server, tb-bench-bare (built beside tabula), is libmicrohttpd with
+# the service's flags parsing each body with Jansson and answering the same
+# fixed body: the floor the two libraries set on this machine.
 #
 # Measured, each for SECONDS:
 #   1. single-point infer at 1 and 64 connections: req/s, p50 and p99;
@@ -49,8 +52,10 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tabula-bench-XXXXXX")
 server_pid=
 nginx_pid=
+bare_pid=
 cleanup() {
     [[ -z $server_pid ]] || kill -TERM "$server_pid" 2>/dev/null || true
+    [[ -z $bare_pid ]] || kill -TERM "$bare_pid" 2>/dev/null || true
     [[ -z $nginx_pid ]] || kill -QUIT "$nginx_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     rm -rf "$tmp"
@@ -68,6 +73,7 @@ grid=(--grid alpha=0.1:1:4 --grid x=0:1:32 --grid t=0:0.5:32)
 mkdir -p "$tmp/models"
 "$tabula" tabulate heat1d -o "$tmp/table.h5" "${grid[@]}" >/dev/null 2>&1
 "$tabula" train "$tmp/table.h5" -o "$tmp/models/heat1d.h5" --epochs 5 \
+    --hidden 64,64,64 --lbfgs-after -1 \
     --probes 16 >/dev/null 2>&1
 inproc=$("$tabula" compare "$tmp/models/heat1d.h5" --probes 16 --json |
     python3 -c 'import json,sys; s=json.load(sys.stdin)["timing"]; print(1 / s["surrogate_batch_s"])')
@@ -140,6 +146,15 @@ http {
 EOF
 nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -g 'daemon off;' &
 nginx_pid=$!
+bare=$(dirname "$tabula")/../server/tb-bench-bare
+bport=
+if [[ -x $bare ]]; then
+    bport=$(free_port)
+    "$bare" "$bport" "$threads" "$tmp/one.answer" >"$tmp/bare.out" &
+    bare_pid=$!
+else
+    echo "bench-serve: no $bare (build it with ninja): its rows are skipped"
+fi
 sleep 0.5
 
 # ---- measuring ----------------------------------------------------------------
@@ -174,6 +189,13 @@ for c in 1 64; do
         "$t_50" "$t_99" "$t_err" "nginx 1 point, $c conns" "$n_rps" "$n_50" \
         "$n_99" "$n_err"
     python3 -c "print('ratio tabula/nginx at $c conns: %.2f' % ($t_rps / $n_rps))"
+    if [[ -n $bport ]]; then
+        read -r m_rps m_50 m_99 m_err < <(run bare "$c" "$tmp/one.lua" \
+            "http://127.0.0.1:$bport/one")
+        printf '%-28s %10s %9s %9s %7s\n' "bare MHD+Jansson, $c conns" \
+            "$m_rps" "$m_50" "$m_99" "$m_err"
+        python3 -c "print('ratio bare/nginx at $c conns: %.2f; tabula/bare: %.2f' % ($m_rps / $n_rps, $t_rps / $m_rps))"
+    fi
 done
 
 read -r b_rps b_50 b_99 b_err < <(run tabula 2 "$tmp/batch.lua" "$tb_url")
