@@ -30,7 +30,8 @@ const char cmd_train_help[] =
     "\n"
     "options:\n"
     "  -o, --output FILE    the model to write (required)\n"
-    "  --hidden W,W,...     hidden layer widths (default 64,64,64)\n"
+    "  --hidden W,W,...     hidden layer widths (default 64,64,64, or the\n"
+    "                       problem's: see below)\n"
     "  --batch N            mini-batch size (default 256)\n"
     "  --lr E               peak learning rate (default 3e-3)\n"
     "  --epochs N           epoch limit (default 0: none; the time limit\n"
@@ -38,7 +39,8 @@ const char cmd_train_help[] =
     "                       epochs that fit in it)\n"
     "  --time-limit S       seconds of training at most (default 570)\n"
     "  --target E           stop when every output's grid max error is\n"
-    "                       at most E times its range (default 1e-3)\n"
+    "                       at most E times its range (default 1e-3, or\n"
+    "                       the problem's)\n"
     "  --eval-every N       epochs between full-grid measurements "
     "(default 10)\n"
     "  --seed N             initial weights and batch order (default 1)\n"
@@ -49,8 +51,8 @@ const char cmd_train_help[] =
     "  --resume             continue from the newest valid checkpoint\n"
     "  --lbfgs-after N      Adam epochs before a full-batch phase in double\n"
     "                       precision: Levenberg-Marquardt up to 3000\n"
-    "                       weights, L-BFGS beyond (default -1: Adam "
-    "only)\n"
+    "                       weights, L-BFGS beyond (default -1: Adam\n"
+    "                       only, or the problem's)\n"
     "  --lbfgs-mem N        L-BFGS pairs kept (default 20)\n"
     "  --objective OBJ      the full-batch phase's objective: worst (least\n"
     "                       squares for 20 steps, then before every step\n"
@@ -84,6 +86,14 @@ const char cmd_train_help[] =
     "                       twice the solver work) and keep the figures in\n"
     "                       the model; the service certifies each answer\n"
     "                       with its cell's figure\n" CLI_HELP_COMMON "\n"
+    "A built-in problem's table brings the defaults measured best for it\n"
+    "(options given here win, and the command says which it applied):\n"
+    "  heat1d, blackscholes  --hidden 16,16,16 --lbfgs-after 30 "
+    "--target 1e-4\n"
+    "  americanput, burgers1d  --hidden 16,16,16 --lbfgs-after 30\n"
+    "  robertson            --hidden 32,32,32 --lbfgs-after 30\n"
+    "  fhn1d                the general defaults\n"
+    "\n"
     "example:\n"
     "  tabula train heat1d-table.h5 -o heat1d.h5 --target 1e-3 "
     "--time-limit 300\n";
@@ -100,6 +110,10 @@ typedef struct train_args {
     const char *init;     /* --init OLD.h5, or NULL */
     int activation_given; /* --activation was given */
     int objective_given;  /* --objective was given */
+    int hidden_given;     /* --hidden was given */
+    int lbfgs_given;      /* --lbfgs-after was given */
+    int target_given;     /* --target was given */
+    int fourier_given;    /* --fourier was given */
     cli_net net;          /* activation, encoding, log transforms */
     tb_model old;         /* with --init: the old model (its shape) */
 } train_args;
@@ -354,6 +368,75 @@ static int warm_start(const train_args *a, tb_model *m, tb_error *err)
     return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * What a problem's defaults carry.
+ * ------------------------------------------------------------------------ */
+
+/*
+ * Per problem, the network and phases that reached the lowest grid max
+ * error within the default time limit on the problem's default grid, by
+ * the runs in README.md's accuracy table, and the target its accuracy is
+ * held to.  They fill in what the command line leaves unsaid; a problem
+ * not listed keeps the general defaults (3 x 64, Adam only, 1e-3).
+ */
+static const struct problem_defaults {
+    const char *problem;
+    double target;
+    int n_hidden, hidden[3];
+    long lbfgs_after; /* -1: Adam only */
+    int n_fourier;
+    double fourier_scale;
+} problem_defaults[] = {
+    {"heat1d", 1e-4, 3, {16, 16, 16}, 30, 0, 0},
+    {"blackscholes", 1e-4, 3, {16, 16, 16}, 30, 0, 0},
+    {"americanput", 1e-3, 3, {16, 16, 16}, 30, 0, 0},
+    {"burgers1d", 1e-3, 3, {16, 16, 16}, 30, 0, 0},
+    {"robertson", 1e-3, 3, {32, 32, 32}, 30, 0, 0},
+    {"fhn1d", 1e-3, 3, {64, 64, 64}, -1, 0, 0},
+};
+
+/* Apply the defaults of the table's problem to what was not given, and
+ * say which were applied.  A warm start keeps the old network, and frozen
+ * layers rule out the full-batch phase. */
+static void problem_defaults_apply(train_args *a, const char *problem)
+{
+    const struct problem_defaults *d = NULL;
+    char said[256] = "";
+
+    for (size_t i = 0; i < sizeof(problem_defaults) / sizeof(*problem_defaults);
+         i++)
+        if (strcmp(problem, problem_defaults[i].problem) == 0)
+            d = &problem_defaults[i];
+    if (!d)
+        return;
+
+    if (!a->hidden_given && !a->init) {
+        a->n_hidden = d->n_hidden;
+        memcpy(a->hidden, d->hidden, sizeof(d->hidden));
+        snprintf(said + strlen(said), sizeof(said) - strlen(said),
+                 " --hidden %d,%d,%d", d->hidden[0], d->hidden[1],
+                 d->hidden[2]);
+    }
+    if (!a->lbfgs_given && d->lbfgs_after >= 0 && a->opts.freeze == 0) {
+        a->opts.lbfgs_after = d->lbfgs_after;
+        snprintf(said + strlen(said), sizeof(said) - strlen(said),
+                 " --lbfgs-after %ld", d->lbfgs_after);
+    }
+    if (!a->target_given && d->target != a->opts.target) {
+        a->opts.target = d->target;
+        snprintf(said + strlen(said), sizeof(said) - strlen(said),
+                 " --target %g", d->target);
+    }
+    if (!a->fourier_given && !a->init && d->n_fourier > 0) {
+        a->net.n_fourier = d->n_fourier;
+        a->net.fourier_scale = d->fourier_scale;
+        snprintf(said + strlen(said), sizeof(said) - strlen(said),
+                 " --fourier %d:%g", d->n_fourier, d->fourier_scale);
+    }
+    if (said[0])
+        printf("tabula train: %s's defaults:%s\n", problem, said);
+}
+
 /* The whole command once the options are known. */
 static int run(train_args *a)
 {
@@ -376,6 +459,12 @@ static int run(train_args *a)
         goto out;
     }
 
+    problem_defaults_apply(a, t.problem);
+    if (a->objective_given && a->opts.lbfgs_after < 0) {
+        code = cli_usage("train", "--objective applies to the full-batch "
+                                  "phase: give --lbfgs-after N too");
+        goto out;
+    }
     if (cli_table_rows(&t, &x, &y, &n, &err) != 0 || warm_shape(a, &err) != 0 ||
         build_model(a, &t, y, n, &m, &err) != 0 ||
         warm_start(a, &m, &err) != 0 || train(a, &m, x, y, n, &err) != 0 ||
@@ -500,6 +589,7 @@ static int whole_option(train_args *a, int c, const char *arg)
         break;
     case 'A':
         a->opts.lbfgs_after = v;
+        a->lbfgs_given = 1;
         break;
     case 'M':
         a->opts.lbfgs_mem = (int)v;
@@ -543,6 +633,7 @@ static int net_option(train_args *a, int c, const char *arg)
         a->activation_given = 1;
         return 0;
     case 'f':
+        a->fourier_given = 1;
         return fourier_option(a, arg);
     case 'L':
         if (strcmp(arg, "auto") != 0 && strcmp(arg, "none") != 0)
@@ -600,6 +691,7 @@ static int other_option(train_args *a, int c, const char *arg)
     case 'H':
         if (cli_parse_hidden(arg, a->hidden, &a->n_hidden, &err) != 0)
             return cli_fail(CLI_EXIT_USAGE, "train", &err);
+        a->hidden_given = 1;
         return 0;
     case 'l':
         if (cli_opt_double("train", "lr", arg, 1e-12, 10, &a->opts.lr))
@@ -610,6 +702,7 @@ static int other_option(train_args *a, int c, const char *arg)
         return cli_opt_double("train", "time-limit", arg, 0, 1e9,
                               &a->opts.time_limit);
     case 't':
+        a->target_given = 1;
         return cli_opt_double("train", "target", arg, 0, 1, &a->opts.target);
     case 'C':
         return cli_opt_double("train", "checkpoint-every", arg, 0.001, 1e9,
@@ -650,9 +743,6 @@ static int parse(int argc, char **argv, train_args *a)
     if (a->init && (a->activation_given || a->net.n_fourier > 0))
         return cli_usage("train", "--init takes the old model's network: no "
                                   "--activation or --fourier with it");
-    if (a->objective_given && a->opts.lbfgs_after < 0)
-        return cli_usage("train", "--objective applies to the full-batch "
-                                  "phase: give --lbfgs-after N too");
     return 0;
 }
 

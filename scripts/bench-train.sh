@@ -39,7 +39,7 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 # leaves a warm-up epoch untimed).
 tabula_seconds() {
     "$tabula" train "$work/t.h5" -o "$work/m.h5" --batch "$1" --lr 1e-3 \
-        --epochs "$2" --time-limit 0 --eval-every 1000000 --probes 0 \
+        --hidden 64,64,64 --lbfgs-after -1 --epochs "$2" --time-limit 0 --eval-every 1000000 --probes 0 \
         --threads 1 --target 0 --log-level warn |
         sed -n 's/.*after [0-9]* epochs, \([0-9.]*\) s$/\1/p'
 }
@@ -100,7 +100,7 @@ done
 echo "time to grid max error / range <= $target (batch 256, lr 3e-3, at most ${limit} s):"
 start=$(date +%s.%N)
 line=$("$tabula" train "$work/t.h5" -o "$work/m.h5" --batch 256 --lr 3e-3 \
-    --epochs 1000000 --time-limit "$limit" --target "$target" --probes 0 \
+    --hidden 64,64,64 --lbfgs-after -1 --epochs 1000000 --time-limit "$limit" --target "$target" --probes 0 \
     --threads 1 --log-level warn | grep 'grid max error')
 echo "  tabula: $(awk -v s="$start" -v e="$(date +%s.%N)" \
     'BEGIN { printf "%.1f s", e - s }') ($line)"

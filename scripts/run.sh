@@ -3,10 +3,11 @@
 # measure the surrogate against the solver, and serve it over HTTP.
 #
 # Usage: scripts/run.sh [PROBLEM]     (default heat1d)
-# Environment: PORT (8080), TRAIN_SECONDS (570), TARGET (1e-3), WORK (run/),
-# TRAIN_ARGS (--hidden 16,16,16 --lbfgs-after 30)
+# Environment: PORT (8080), TRAIN_SECONDS (570), WORK (run/), TRAIN_ARGS
+# (extra options for tabula train, e.g. --target 1e-3)
 # The time limit governs training: there is no epoch limit, and the rate
-# schedule is fitted to the time (tabula train's defaults).
+# schedule is fitted to the time.  The network, its phases and the target
+# are the problem's defaults (tabula train --help lists them).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,11 +21,8 @@ fi
 problem=${1:-heat1d}
 port=${PORT:-8080}
 seconds=${TRAIN_SECONDS:-570}
-target=${TARGET:-1e-3}
 work=${WORK:-$root/run}
-# A small network finished by Levenberg-Marquardt memorises far better than
-# the default 3x64 network with Adam alone (README, "Accuracy").
-read -r -a train_args <<<"${TRAIN_ARGS:---hidden 16,16,16 --lbfgs-after 30}"
+read -r -a train_args <<<"${TRAIN_ARGS:-}"
 
 # Find out now, not after minutes of training, that the port is taken.
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -47,9 +45,9 @@ model=$work/$problem.h5
 echo "== tabulate $problem (default grid) -> $table"
 "$tabula" tabulate "$problem" -o "$table"
 
-echo "== train -> $model (target $target, at most $seconds s)"
-"$tabula" train "$table" -o "$model" --target "$target" \
-    --time-limit "$seconds" "${train_args[@]}"
+echo "== train -> $model (at most $seconds s)"
+"$tabula" train "$table" -o "$model" --time-limit "$seconds" \
+    "${train_args[@]}"
 
 echo "== compare surrogate and solver"
 "$tabula" compare "$model"

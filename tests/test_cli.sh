@@ -425,10 +425,28 @@ expect 2 "expected tanh, silu or sine" "train --activation relu" -- \
     "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --activation relu
 expect 2 "--fourier" "train --fourier with a bad scale" -- \
     "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --fourier 8:-1
+# A built-in problem's table brings its measured defaults; options given
+# on the command line win over them.
+expect 0 "heat1d's defaults: --hidden 16,16,16 --lbfgs-after 30 --target 0.0001" \
+    "train takes heat1d's defaults" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/pd.h5" --epochs 2 --probes 0
+"$tabula" compare "$tmp/pd.h5" --probes 0 --baseline linear --json \
+    >"$tmp/pd.json"
+check "the defaults' network is 3 x 16: 625 weights" \
+    test "$(json_get "$tmp/pd.json" baseline.model_bytes)" = 2500
+expect 0 "heat1d's defaults: --lbfgs-after 30 --target 0.0001" \
+    "train --hidden wins over heat1d's defaults" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/pd.h5" --epochs 2 --probes 0 \
+    --hidden 8
+expect 0 "stopped" "train with every default given applies none" -- \
+    "$tabula" train "$tmp/table.h5" -o "$tmp/pd.h5" --epochs 2 --probes 0 \
+    --hidden 8 --lbfgs-after -1 --target 0.5
+check "... and says none" test "$(grep -c "defaults:" "$tmp/out")" = 0
 expect 2 "expected mse or worst" "train --objective max" -- \
     "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --objective max
 expect 2 "give --lbfgs-after" "train --objective worst without LM" -- \
-    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --objective worst
+    "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --objective worst \
+    --lbfgs-after -1
 expect 2 "no output called 'nosuch'" "train --log-outputs nosuch" -- \
     "$tabula" train "$tmp/table.h5" -o "$tmp/x.h5" --log-outputs nosuch
 expect 2 "expected auto or none" "train --log-inputs maybe" -- \
@@ -462,6 +480,13 @@ expect 0 "the winner is" "tune a tiny table" -- \
     "$tabula" tune "$tmp/table.h5" --target 0.3 --budget 6 -o "$tmp/tuned.h5"
 check "tune wrote the model" test -s "$tmp/tuned.h5"
 check "tune kept its trials" test -s "$tmp/tuned.h5.trials.txt"
+# A target no trial meets: the search goes through the encoded and the
+# Levenberg-Marquardt candidates, and the final training is told which.
+expect 0 "3x16+f16+LM" "tune tries a Fourier encoding and LM" -- \
+    "$tabula" tune "$tmp/table.h5" --target 1e-12 --budget 10 \
+    -o "$tmp/tuned2.h5"
+check "tune's trials file has a row per trial" \
+    test "$(wc -l <"$tmp/tuned2.h5.trials.txt")" -ge 3
 expect 2 "--target" "tune without a target is refused" -- \
     "$tabula" tune "$tmp/table.h5" -o "$tmp/tuned.h5"
 
