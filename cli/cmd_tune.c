@@ -18,7 +18,9 @@
 const char cmd_tune_help[] =
     "usage: tabula tune TABLE.h5 --target E -o MODEL.h5 [options]\n"
     "\n"
-    "Search depth, width and learning rate for the smallest network\n"
+    "Search depth, width, input encoding (none, or 16 Fourier features),\n"
+    "learning rate and a full-batch phase (Levenberg-Marquardt after 30\n"
+    "Adam epochs, for the small networks) for the smallest network\n"
     "whose grid max error / range reaches E on the table: short trials\n"
     "from the smallest candidate up, stopping at the first that meets E (or\n"
     "taking the best when none does).  The winner is then trained afresh\n"
@@ -38,13 +40,25 @@ const char cmd_tune_help[] =
     "example:\n"
     "  tabula tune heat1d-table.h5 --target 1e-2 --budget 300 -o heat1d.h5\n";
 
-/* The candidates, smallest first. */
+/* The candidates, smallest first (for three inputs).  Networks small
+ * enough for Levenberg-Marquardt get it after 30 Adam epochs: on the
+ * built-in problems that beat any larger network trained by Adam alone
+ * (README.md, "Accuracy of the surrogates"). */
+#define FULL_AFTER 30 /* Adam epochs before the full-batch phase */
+#define FOURIER_M  16 /* frequencies of the encoded candidates */
+
 static const struct candidate {
     int depth, width;
     double lr;
+    int fourier; /* Fourier-feature frequencies, 0: none */
+    int full;    /* 1: a full-batch phase after FULL_AFTER epochs */
 } candidates[] = {
-    {2, 16, 3e-3}, {2, 24, 3e-3}, {3, 24, 3e-3}, {2, 32, 3e-3}, {3, 32, 3e-3},
-    {3, 48, 3e-3}, {3, 64, 3e-3}, {3, 64, 1e-3}, {4, 64, 1e-3}, {4, 96, 1e-3},
+    {2, 16, 3e-3, 0, 1},         {3, 16, 3e-3, 0, 1},
+    {3, 16, 3e-3, FOURIER_M, 1}, {3, 24, 3e-3, 0, 1},
+    {3, 32, 3e-3, 0, 1},         {3, 48, 3e-3, 0, 0},
+    {3, 64, 3e-3, 0, 0},         {3, 64, 3e-3, FOURIER_M, 0},
+    {3, 64, 1e-3, 0, 0},         {4, 64, 1e-3, 0, 0},
+    {4, 96, 1e-3, 0, 0},
 };
 #define N_CANDIDATES (int)(sizeof(candidates) / sizeof(*candidates))
 
@@ -76,6 +90,7 @@ static int build(const tune_args *a, const tb_table *t, const double *y,
 
     cli_net_default(&net);
     net.activation = a->activation;
+    net.n_fourier = c->fourier;
     for (int l = 0; l < c->depth; l++)
         hidden[l] = c->width;
     return cli_model_for_table(m, t, y, n, c->depth, hidden, &net, 1, err);
@@ -98,6 +113,10 @@ static int trial(const tune_args *a, const tb_table *t, const double *x,
     o.max_epochs = 0;
     o.time_limit = a->trial;
     o.target = a->target;
+    if (c->full) {
+        o.lbfgs_after = FULL_AFTER;
+        o.objective = TB_OBJ_WORST;
+    }
     rc = build(a, t, y, n, c, &m, err);
     if (rc == 0)
         rc = tb_train(&m, x, y, n, &o, NULL, err);
@@ -145,12 +164,25 @@ static int append_trial(const char *path, int i, const result *r, tb_error *err)
     return bad ? tb_error_set(err, TB_EIO, path, "cannot write %s", path) : 0;
 }
 
+/* "3x16", "3x16+f16", "3x16+LM", ... for candidate c. */
+static void candidate_name(const struct candidate *c, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%dx%d", c->depth, c->width);
+
+    if (c->fourier && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - (size_t)n, "+f%d", c->fourier);
+    if (c->full && n >= 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, "+LM");
+}
+
 static void print_trial(int i, const result *r, double target)
 {
     const struct candidate *c = &candidates[i];
+    char name[32];
 
-    printf("  %d x %-4d lr %-7.0e %8zu weights %7.1f s  grid max %.3e%s\n",
-           c->depth, c->width, c->lr, r->weights, r->seconds, r->max_rel,
+    candidate_name(c, name, sizeof(name));
+    printf("  %-12s lr %-7.0e %8zu weights %7.1f s  grid max %.3e%s\n", name,
+           c->lr, r->weights, r->seconds, r->max_rel,
            r->max_rel <= target ? "  meets the target" : "");
     fflush(stdout);
 }
@@ -202,7 +234,8 @@ static int final_training(const tune_args *a, int best, double seconds)
 {
     const struct candidate *c = &candidates[best];
     char hidden[64] = "", lr[32], limit[32], target[32], ckpt[4200];
-    char *argv[20];
+    char fourier[16], full[16], name[32];
+    char *argv[24];
     int argc = 0;
 
     for (int l = 0; l < c->depth; l++)
@@ -212,6 +245,8 @@ static int final_training(const tune_args *a, int best, double seconds)
     snprintf(limit, sizeof(limit), "%.0f", seconds);
     snprintf(target, sizeof(target), "%g", a->target);
     snprintf(ckpt, sizeof(ckpt), "%s.ckpt", a->output);
+    snprintf(fourier, sizeof(fourier), "%d", c->fourier);
+    snprintf(full, sizeof(full), "%d", c->full ? FULL_AFTER : -1);
 
     argv[argc++] = "tabula train";
     argv[argc++] = (char *)a->table;
@@ -229,12 +264,19 @@ static int final_training(const tune_args *a, int best, double seconds)
     argv[argc++] = ckpt;
     argv[argc++] = "--activation";
     argv[argc++] = (char *)cli_activation_name(a->activation);
+    argv[argc++] = "--lbfgs-after";
+    argv[argc++] = full;
+    if (c->fourier) {
+        argv[argc++] = "--fourier";
+        argv[argc++] = fourier;
+    }
     if (a->resume)
         argv[argc++] = "--resume";
     argv[argc] = NULL;
 
-    printf("tabula tune: training %d x %d, lr %s, for up to %s s\n", c->depth,
-           c->width, lr, limit);
+    candidate_name(c, name, sizeof(name));
+    printf("tabula tune: training %s, lr %s, for up to %s s\n", name, lr,
+           limit);
     fflush(stdout);
     optind = 0; /* GNU getopt: start afresh for the train command */
     return cmd_train(argc, argv);
@@ -252,13 +294,14 @@ static int record_trials(const tune_args *a, const result *res)
     tb_error_clear(&err);
     for (int i = 0; i < N_CANDIDATES; i++) {
         size_t used = strlen(buf);
+        char name[32];
         int len;
 
         if (!res[i].done)
             continue;
-        len = snprintf(buf + used, sizeof(buf) - used, "%s%dx%d:%zu:%.2e",
-                       used ? " " : "", candidates[i].depth,
-                       candidates[i].width, res[i].weights, res[i].max_rel);
+        candidate_name(&candidates[i], name, sizeof(name));
+        len = snprintf(buf + used, sizeof(buf) - used, "%s%s:%zu:%.2e",
+                       used ? " " : "", name, res[i].weights, res[i].max_rel);
         if (len < 0 || (size_t)len >= sizeof(buf) - used) {
             buf[used] = '\0';
             break;
@@ -277,7 +320,7 @@ static int record_trials(const tune_args *a, const result *res)
 static int run(const tune_args *a)
 {
     result res[N_CANDIDATES] = {{0}};
-    char trials[4200];
+    char trials[4200], name[32];
     double spent;
     tb_error err;
     int best, code;
@@ -296,9 +339,10 @@ static int run(const tune_args *a)
         return cli_error(CLI_EXIT_FAIL, "tune",
                          "the budget of %.0f s leaves no time for a trial",
                          a->budget);
-    printf("tabula tune: trials took %.1f s; the winner is %d x %d "
-           "(trials in %s)\n",
-           spent, candidates[best].depth, candidates[best].width, trials);
+    candidate_name(&candidates[best], name, sizeof(name));
+    printf("tabula tune: trials took %.1f s; the winner is %s (trials in "
+           "%s)\n",
+           spent, name, trials);
     code = final_training(a, best, fmax(a->budget - spent, a->trial));
     return code == CLI_EXIT_OK ? record_trials(a, res) : code;
 }
