@@ -10,21 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The cell of axis a holding v and the weight of its upper node. */
+/* The cell of axis a holding v and the weight of its upper node, with the
+ * nodes where the axis's spacing puts them: found by arithmetic on a
+ * uniform axis, by bisection on a log or Chebyshev one. */
 static size_t locate(const tb_axis *a, double v, double *frac)
 {
-    double s = (v - a->lo) / (a->hi - a->lo) * (double)(a->n - 1);
-    size_t i;
+    size_t lo = 0, hi = (size_t)a->n - 1;
+    double x0, x1;
 
-    if (!(s > 0))
-        s = 0;
-    if (s > (double)(a->n - 1))
-        s = (double)(a->n - 1);
-    i = (size_t)s;
-    if (i >= (size_t)a->n - 1)
-        i = (size_t)a->n - 2;
-    *frac = s - (double)i;
-    return i;
+    if (a->spacing == TB_SPACING_UNIFORM) {
+        double s = (v - a->lo) / (a->hi - a->lo) * (double)(a->n - 1);
+
+        s = s > 0 ? s : 0;
+        lo = s < (double)(a->n - 2) ? (size_t)s : (size_t)a->n - 2;
+    } else {
+        while (hi - lo > 1) {
+            size_t mid = lo + (hi - lo) / 2;
+
+            if (v >= tb_axis_node(a, (int)mid))
+                lo = mid;
+            else
+                hi = mid;
+        }
+    }
+    x0 = tb_axis_node(a, (int)lo);
+    x1 = tb_axis_node(a, (int)lo + 1);
+    *frac = fmin(fmax((v - x0) / (x1 - x0), 0), 1);
+    return lo;
 }
 
 /* Interpolate every output at one point x (the table's input order). */
