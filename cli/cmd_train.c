@@ -113,7 +113,6 @@ typedef struct train_args {
     int hidden_given;     /* --hidden was given */
     int lbfgs_given;      /* --lbfgs-after was given */
     int target_given;     /* --target was given */
-    int fourier_given;    /* --fourier was given */
     cli_net net;          /* activation, encoding, log transforms */
     tb_model old;         /* with --init: the old model (its shape) */
 } train_args;
@@ -382,17 +381,12 @@ static int warm_start(const train_args *a, tb_model *m, tb_error *err)
 static const struct problem_defaults {
     const char *problem;
     double target;
-    int n_hidden, hidden[3];
+    int width;        /* of three hidden layers */
     long lbfgs_after; /* -1: Adam only */
-    int n_fourier;
-    double fourier_scale;
 } problem_defaults[] = {
-    {"heat1d", 1e-4, 3, {16, 16, 16}, 30, 0, 0},
-    {"blackscholes", 1e-4, 3, {16, 16, 16}, 30, 0, 0},
-    {"americanput", 1e-3, 3, {16, 16, 16}, 30, 0, 0},
-    {"burgers1d", 1e-3, 3, {16, 16, 16}, 30, 0, 0},
-    {"robertson", 1e-3, 3, {32, 32, 32}, 30, 0, 0},
-    {"fhn1d", 1e-3, 3, {64, 64, 64}, -1, 0, 0},
+    {"heat1d", 1e-4, 16, 30},      {"blackscholes", 1e-4, 16, 30},
+    {"americanput", 1e-3, 16, 30}, {"burgers1d", 1e-3, 16, 30},
+    {"robertson", 1e-3, 32, 30},   {"fhn1d", 1e-3, 64, -1},
 };
 
 /* Apply the defaults of the table's problem to what was not given, and
@@ -411,11 +405,11 @@ static void problem_defaults_apply(train_args *a, const char *problem)
         return;
 
     if (!a->hidden_given && !a->init) {
-        a->n_hidden = d->n_hidden;
-        memcpy(a->hidden, d->hidden, sizeof(d->hidden));
+        a->n_hidden = 3;
+        for (int l = 0; l < 3; l++)
+            a->hidden[l] = d->width;
         snprintf(said + strlen(said), sizeof(said) - strlen(said),
-                 " --hidden %d,%d,%d", d->hidden[0], d->hidden[1],
-                 d->hidden[2]);
+                 " --hidden %d,%d,%d", d->width, d->width, d->width);
     }
     if (!a->lbfgs_given && d->lbfgs_after >= 0 && a->opts.freeze == 0) {
         a->opts.lbfgs_after = d->lbfgs_after;
@@ -426,12 +420,6 @@ static void problem_defaults_apply(train_args *a, const char *problem)
         a->opts.target = d->target;
         snprintf(said + strlen(said), sizeof(said) - strlen(said),
                  " --target %g", d->target);
-    }
-    if (!a->fourier_given && !a->init && d->n_fourier > 0) {
-        a->net.n_fourier = d->n_fourier;
-        a->net.fourier_scale = d->fourier_scale;
-        snprintf(said + strlen(said), sizeof(said) - strlen(said),
-                 " --fourier %d:%g", d->n_fourier, d->fourier_scale);
     }
     if (said[0])
         printf("tabula train: %s's defaults:%s\n", problem, said);
@@ -633,7 +621,6 @@ static int net_option(train_args *a, int c, const char *arg)
         a->activation_given = 1;
         return 0;
     case 'f':
-        a->fourier_given = 1;
         return fourier_option(a, arg);
     case 'L':
         if (strcmp(arg, "auto") != 0 && strcmp(arg, "none") != 0)

@@ -16,26 +16,26 @@
 static size_t locate(const tb_axis *a, double v, double *frac)
 {
     size_t lo = 0, hi = (size_t)a->n - 1;
-    double x0, x1;
+    double x0;
 
     if (a->spacing == TB_SPACING_UNIFORM) {
         double s = (v - a->lo) / (a->hi - a->lo) * (double)(a->n - 1);
 
-        s = s > 0 ? s : 0;
+        s = fmin(fmax(s, 0), (double)(a->n - 1));
         lo = s < (double)(a->n - 2) ? (size_t)s : (size_t)a->n - 2;
-    } else {
-        while (hi - lo > 1) {
-            size_t mid = lo + (hi - lo) / 2;
+        *frac = s - (double)lo;
+        return lo;
+    }
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
 
-            if (v >= tb_axis_node(a, (int)mid))
-                lo = mid;
-            else
-                hi = mid;
-        }
+        if (v >= tb_axis_node(a, (int)mid))
+            lo = mid;
+        else
+            hi = mid;
     }
     x0 = tb_axis_node(a, (int)lo);
-    x1 = tb_axis_node(a, (int)lo + 1);
-    *frac = fmin(fmax((v - x0) / (x1 - x0), 0), 1);
+    *frac = fmin(fmax((v - x0) / (tb_axis_node(a, (int)lo + 1) - x0), 0), 1);
     return lo;
 }
 
